@@ -1,0 +1,126 @@
+"""The query API and dashboard (FastAPI, OpenAPI at /docs). In embedded-chDB mode it also runs the loader."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import orjson
+import redis.asyncio as aioredis
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import FileResponse, JSONResponse
+from starlette.responses import StreamingResponse
+
+from api.auth import ReadKeyAuth
+from api.queries import StatsQueries
+from api.realtime import RealtimeReader
+from api.time_range import time_range
+from clickhouse.client import connect
+from clickhouse.loader import Loader
+from clickhouse.migrate import apply_migrations
+from clickpulse import live_keys as keys
+from clickpulse.settings import Settings
+from clickpulse.sites import SiteRegistry
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+LIVE_PUSH_EVERY_S = 1.0
+
+
+def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI:
+    redis = aioredis.Redis.from_url(settings.redis_url)
+    registry = SiteRegistry(redis)
+    auth = ReadKeyAuth(registry)
+    realtime = RealtimeReader(redis)
+    state: dict[str, object] = {}
+    embedded = settings.effective_clickhouse_dsn.startswith("chdb:")
+    with_loader = embedded if run_loader is None else run_loader
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        client = connect(settings)
+        await asyncio.to_thread(apply_migrations, client, settings.clickhouse_database)
+        state["queries"] = StatsQueries(client, settings.clickhouse_database)
+        stop = asyncio.Event()
+        loader_task = None
+        if with_loader:
+            loader = Loader(settings, connect(settings))
+            state["loader"] = loader
+            loader_task = asyncio.create_task(loader.run(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            if loader_task:
+                loader_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await loader_task
+            await redis.aclose()
+
+    app = FastAPI(
+        title="Clickpulse API",
+        version="0.1.0",
+        description="Query API, live state and purchase-intent feed. Authenticate with `Bearer <read key>`.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(ValueError)
+    async def bad_value(request: Request, exc: ValueError) -> JSONResponse:
+        return JSONResponse({"error": "bad_request", "detail": str(exc)[:200]}, status_code=400)
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, object]:
+        loader = state.get("loader")
+        return {"status": "ok", "loaded_rows": loader.loaded if isinstance(loader, Loader) else None}
+
+    @app.get("/v1/sites/{site_id}/stats", tags=["query"])
+    async def stats(
+        request: Request,
+        site_id: str,
+        frm: str | None = Query(
+            None, alias="from", description="date, ISO time or epoch ms; default 7 days before `to`"
+        ),
+        to: str | None = Query(None, description="date, ISO time or epoch ms; default now"),
+        include_bots: bool = False,
+    ) -> dict[str, object]:
+        """Page views, visitors, sessions, bounce rate and average session length in a time range."""
+        await auth.site(request, site_id)
+        start, end = time_range(frm, to)
+        queries = state["queries"]
+        assert isinstance(queries, StatsQueries)
+        return await asyncio.to_thread(queries.stats, site_id, start, end, include_bots)
+
+    @app.get("/v1/sites/{site_id}/realtime", tags=["live"])
+    async def realtime_now(request: Request, site_id: str) -> dict[str, object]:
+        """Active visitors (last 5 minutes), page views per minute and top pages/products (last 30 minutes)."""
+        await auth.site(request, site_id)
+        return await realtime.snapshot(site_id)
+
+    @app.get("/v1/sites/{site_id}/live", tags=["live"])
+    async def live(request: Request, site_id: str) -> StreamingResponse:
+        """Server-sent events: a realtime snapshot whenever new events arrive (at most once a second)."""
+        await auth.site(request, site_id)
+
+        async def stream() -> AsyncIterator[bytes]:
+            pubsub = redis.pubsub()
+            await pubsub.subscribe(keys.updates_channel(site_id))
+            try:
+                while not await request.is_disconnected():
+                    yield b"data: " + orjson.dumps(await realtime.snapshot(site_id)) + b"\n\n"
+                    await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
+                    await asyncio.sleep(LIVE_PUSH_EVERY_S)
+                    while await pubsub.get_message(ignore_subscribe_messages=True, timeout=0):
+                        pass
+            finally:
+                await pubsub.aclose()
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/", include_in_schema=False)
+    async def dashboard() -> FileResponse:
+        return FileResponse(STATIC / "dashboard.html", headers={"Cache-Control": "no-cache"})
+
+    return app

@@ -1,0 +1,33 @@
+"""Read keys: `Authorization: Bearer rk_...`, checked against the hashed key of the site."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import HTTPException, Request
+
+from clickpulse.sites import Site, SiteRegistry
+
+CACHE_S = 30.0
+
+
+class ReadKeyAuth:
+    """Caches successful checks briefly so a dashboard's requests do not each hit Redis."""
+
+    def __init__(self, registry: SiteRegistry) -> None:
+        self.registry = registry
+        self._ok: dict[tuple[str, str], tuple[float, Site]] = {}
+
+    async def site(self, request: Request, site_id: str) -> Site:
+        header = request.headers.get("authorization", "")
+        key = header[7:].strip() if header.lower().startswith("bearer ") else request.query_params.get("key", "")
+        if not key:
+            raise HTTPException(401, {"error": "missing_read_key", "detail": "send Authorization: Bearer <read key>"})
+        cached = self._ok.get((site_id, key))
+        if cached and time.monotonic() - cached[0] < CACHE_S:
+            return cached[1]
+        site = await self.registry.check_read_key(site_id, key)
+        if site is None:
+            raise HTTPException(403, {"error": "invalid_read_key"})
+        self._ok[(site_id, key)] = (time.monotonic(), site)
+        return site

@@ -1,0 +1,58 @@
+"""Reads the live state stream_jobs keeps in Redis: "now" answers without touching ClickHouse."""
+
+from __future__ import annotations
+
+import time
+
+import msgspec
+import redis.asyncio as aioredis
+
+from clickpulse import live_keys as keys
+
+TOP_N = 10
+
+
+class RealtimeReader:
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis
+
+    async def snapshot(self, site_id: str) -> dict[str, object]:
+        now = int(time.time() * 1000)
+        this_minute = now // keys.MINUTE_MS
+        minutes = list(range(this_minute - keys.LIVE_WINDOW_MINUTES + 1, this_minute + 1))
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zcount(keys.active_visitors(site_id), now - keys.ACTIVE_WINDOW_MS, "+inf")
+        pipe.mget([keys.pageviews_minute(site_id, m) for m in minutes])
+        for what in ("pages", "products"):
+            for m in minutes:
+                pipe.zrange(keys.top_minute(site_id, what, m), 0, -1, withscores=True)
+        pipe.lrange(keys.feed(site_id), 0, 19)
+        pipe.get(keys.late_events(site_id))
+        results = await pipe.execute()
+        active, per_minute = results[0], results[1]
+        tops = results[2 : 2 + 2 * len(minutes)]
+        feed, late = results[-2], results[-1]
+        return {
+            "site_id": site_id,
+            "at": now,
+            "active_visitors": int(active),
+            "pageviews_per_minute": [
+                {"minute": m * keys.MINUTE_MS, "pageviews": int(v or 0)}
+                for m, v in zip(minutes, per_minute, strict=True)
+            ],
+            "pageviews_last_30_min": sum(int(v or 0) for v in per_minute),
+            "top_pages": _top(tops[: len(minutes)]),
+            "top_products": _top(tops[len(minutes) :]),
+            "recent_events": [msgspec.json.decode(item) for item in feed],
+            "late_events": int(late or 0),
+        }
+
+
+def _top(buckets: list[list[tuple[bytes, float]]]) -> list[dict[str, object]]:
+    totals: dict[str, float] = {}
+    for bucket in buckets:
+        for member, score in bucket:
+            name = member.decode()
+            totals[name] = totals.get(name, 0) + score
+    ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_N]
+    return [{"name": name, "count": int(count)} for name, count in ranked]

@@ -1,0 +1,1 @@
+"""Clickpulse: shared contracts (records, settings), the CLI and the local stack runner."""

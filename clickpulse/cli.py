@@ -1,0 +1,184 @@
+"""The `clickpulse` command: the local stack, one subcommand per service, sites and the demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import msgspec
+import redis.asyncio as aioredis
+
+from clickpulse.settings import Settings, get_settings
+from clickpulse.sites import SiteRegistry
+
+
+def _run_ingest(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from ingest.app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=settings.ingest_host,
+        port=settings.ingest_port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _run_api(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
+
+
+def _run_worker(settings: Settings, args: argparse.Namespace) -> None:
+    import faust
+
+    from stream_jobs.app import app
+
+    asyncio.run(_ensure_topics(settings))
+    worker = faust.Worker(app, loglevel="WARNING", quiet=True)
+    worker.execute_from_commandline()
+
+
+def _run_loader(settings: Settings, args: argparse.Namespace) -> None:
+    from clickhouse.client import connect
+    from clickhouse.loader import Loader
+    from clickhouse.migrate import apply_migrations
+
+    client = connect(settings)
+    apply_migrations(client, settings.clickhouse_database)
+    stop = asyncio.Event()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await Loader(settings, client).run(stop)
+
+    asyncio.run(main())
+
+
+def _migrate(settings: Settings, args: argparse.Namespace) -> None:
+    from clickhouse.client import connect
+    from clickhouse.migrate import apply_migrations
+
+    applied = apply_migrations(connect(settings), settings.clickhouse_database)
+    print(json.dumps({"applied": applied}))
+
+
+async def _ensure_topics(settings: Settings) -> None:
+    from clickpulse.topics import ensure_topics
+
+    await ensure_topics(settings)
+
+
+async def _with_registry(settings: Settings, action: Callable[[SiteRegistry], object]) -> object:
+    redis = aioredis.Redis.from_url(settings.redis_url)
+    try:
+        result = action(SiteRegistry(redis))
+        return await result if asyncio.iscoroutine(result) else result
+    finally:
+        await redis.aclose()
+
+
+def _site(settings: Settings, args: argparse.Namespace) -> None:
+    if args.site_command == "create":
+        created = asyncio.run(_with_registry(settings, lambda r: r.create(args.name, args.origin)))
+        print(msgspec.json.encode(created).decode())
+    elif args.site_command == "list":
+        sites = asyncio.run(_with_registry(settings, lambda r: r.all()))
+        assert isinstance(sites, list)
+        for site in sites:
+            print(json.dumps({"site_id": site.site_id, "name": site.name, "write_key": site.write_key,
+                              "origins": site.origins, "revoked": site.revoked}))  # fmt: skip
+    elif args.site_command == "revoke":
+        if not asyncio.run(_with_registry(settings, lambda r: r.revoke(args.site_id))):
+            sys.exit(f"no site {args.site_id}")
+        print(json.dumps({"site_id": args.site_id, "revoked": True}))
+
+
+def _up(settings: Settings, args: argparse.Namespace) -> None:
+    from clickpulse.local_stack.stack import run_stack
+
+    run_stack(settings, demo=args.demo, demo_visitors=args.visitors, seed=args.seed)
+
+
+def _simulate(settings: Settings, args: argparse.Namespace) -> None:
+    from clickpulse.demo.simulator import simulate_cli
+
+    simulate_cli(settings, args.write_key, args.visitors, args.seed, args.ground_truth)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clickpulse", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run the whole local stack (Kafka, Redis, ingest, worker, API)")
+    up.add_argument(
+        "--demo", action="store_true", help="also create a demo site, serve the demo shop and drive shoppers"
+    )
+    up.add_argument("--visitors", type=int, default=300, help="simulated shoppers for --demo")
+    up.add_argument("--seed", type=int, default=7)
+    up.set_defaults(run=_up)
+
+    for name, run, text in (
+        ("ingest", _run_ingest, "the HTTP collector"),
+        ("worker", _run_worker, "a Faust stream worker"),
+        ("api", _run_api, "the query API and dashboard (with the loader in embedded chDB mode)"),
+        ("loader", _run_loader, "the Kafka to ClickHouse loader (server mode)"),
+        ("migrate", _migrate, "apply ClickHouse migrations"),
+    ):
+        sub.add_parser(name, help=text).set_defaults(run=run)
+
+    site = sub.add_parser("site", help="manage sites and keys")
+    site_sub = site.add_subparsers(dest="site_command", required=True)
+    create = site_sub.add_parser("create", help="create a site; prints JSON with site_id, write_key, read_key")
+    create.add_argument("name")
+    create.add_argument("--origin", action="append", default=[], help="allowed page origin (repeatable)")
+    site_sub.add_parser("list", help="list sites")
+    revoke = site_sub.add_parser("revoke", help="revoke a site's keys")
+    revoke.add_argument("site_id")
+    site.set_defaults(run=_site)
+
+    sim = sub.add_parser("simulate", help="drive simulated shoppers against a running ingest")
+    sim.add_argument("write_key")
+    sim.add_argument("--visitors", type=int, default=200)
+    sim.add_argument("--seed", type=int, default=7)
+    sim.add_argument("--ground-truth", default="", help="write each visitor's persona and purchase to this JSONL file")
+    sim.set_defaults(run=_simulate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    args.run(settings, args)
+
+
+def host_port(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or 80
+
+
+if __name__ == "__main__":
+    main()

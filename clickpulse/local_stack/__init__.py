@@ -1,0 +1,1 @@
+"""Runs the real infrastructure and services as local processes, for `clickpulse up` and the tests."""

@@ -1,0 +1,119 @@
+"""A single-node Kafka broker in KRaft mode, run from the jars infra/kafka/pom.xml assembles."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+from clickpulse.settings import REPO_ROOT, Settings
+
+KAFKA_POM = REPO_ROOT / "infra" / "kafka" / "pom.xml"
+KAFKA_LIBS = REPO_ROOT / ".local" / "kafka" / "libs"
+
+LOG4J2_CONFIG = """\
+Configuration:
+  status: warn
+  Appenders:
+    File:
+      name: file
+      fileName: "{log_file}"
+      PatternLayout:
+        pattern: "[%d] %p %m (%c)%n"
+  Loggers:
+    Root:
+      level: WARN
+      AppenderRef:
+        - ref: file
+    Logger:
+      - name: kafka.server.KafkaServer
+        level: INFO
+"""
+
+
+def assemble_broker() -> None:
+    """Fetch the broker's jars from Maven Central once; a no-op when they are there."""
+    if any(KAFKA_LIBS.glob("kafka_2.13-*.jar")):
+        return
+    if shutil.which("mvn") is None:
+        raise RuntimeError("Maven (mvn) is needed once to assemble the Kafka broker; install it and retry")
+    subprocess.run(["mvn", "-q", "-B", "-f", str(KAFKA_POM), "package"], check=True)
+
+
+def _host_port(bootstrap: str) -> tuple[str, int]:
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    return host, int(port)
+
+
+def write_config(settings: Settings) -> Path:
+    """Write server.properties and the log4j2 config under data_dir/kafka; return the properties path."""
+    home = settings.data_dir / "kafka"
+    home.mkdir(parents=True, exist_ok=True)
+    host, port = _host_port(settings.kafka_bootstrap)
+    ctl = settings.kafka_controller_port
+    props = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.voters": f"1@{host}:{ctl}",
+        "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{ctl}",
+        "advertised.listeners": f"PLAINTEXT://{host}:{port}",
+        "controller.listener.names": "CONTROLLER",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "log.dirs": str(home / "logs"),
+        "num.partitions": str(settings.topic_partitions),
+        "offsets.topic.replication.factor": "1",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        "group.initial.rebalance.delay.ms": "0",
+        "auto.create.topics.enable": "true",
+        "log.retention.hours": "168",
+        # Flush on every write: we promise accepted events survive a crash of the whole machine.
+        "log.flush.interval.messages": "1",
+    }
+    path = home / "server.properties"
+    path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+    (home / "log4j2.yaml").write_text(LOG4J2_CONFIG.format(log_file=home / "broker.log"))
+    return path
+
+
+def _java_command(settings: Settings, main_class: str, *args: str) -> list[str]:
+    home = settings.data_dir / "kafka"
+    return [
+        "java",
+        "-Xms256m",
+        "-Xmx768m",
+        "-XX:+UseG1GC",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={home / 'log4j2.yaml'}",
+        f"-Dkafka.logs.dir={home}",
+        "-cp",
+        f"{KAFKA_LIBS}/*",
+        main_class,
+        *args,
+    ]
+
+
+def format_storage_once(settings: Settings, properties: Path) -> None:
+    """KRaft storage is formatted exactly once; later starts find their data again."""
+    logs = settings.data_dir / "kafka" / "logs"
+    if (logs / "meta.properties").exists():
+        return
+    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    subprocess.run(
+        _java_command(settings, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(properties)),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def broker_command(settings: Settings) -> list[str]:
+    """Prepare config and storage; return the command that runs the broker in the foreground."""
+    assemble_broker()
+    properties = write_config(settings)
+    format_storage_once(settings, properties)
+    return _java_command(settings, "kafka.Kafka", str(properties))

@@ -1,0 +1,104 @@
+"""`clickpulse up`: Redis, Kafka, ingest, the worker and the API as supervised local processes."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from urllib.parse import urlsplit
+
+import redis as sync_redis
+
+from clickpulse.local_stack.kafka_broker import broker_command
+from clickpulse.local_stack.redis_server import redis_command
+from clickpulse.local_stack.supervisor import Service, Supervisor, http_ok, port_open
+from clickpulse.settings import Settings
+from clickpulse.topics import ensure_topics
+
+WORKER_HEARTBEAT = "cp:worker:{worker}:heartbeat"
+
+
+def _clickpulse(*args: str) -> list[str]:
+    return [sys.executable, "-m", "clickpulse.cli", *args]
+
+
+def _topics_ready(settings: Settings) -> bool:
+    host, _, port = settings.kafka_bootstrap.rpartition(":")
+    if not port_open(host, int(port)):
+        return False
+    try:
+        asyncio.run(ensure_topics(settings, timeout_s=5))
+    except Exception:
+        return False
+    return True
+
+
+def _worker_alive(settings: Settings, since_ms: int) -> bool:
+    client = sync_redis.Redis.from_url(settings.redis_url)
+    try:
+        beat = client.get(WORKER_HEARTBEAT.format(worker=settings.worker_id))
+    except sync_redis.RedisError:
+        return False
+    finally:
+        client.close()
+    return beat is not None and int(beat) >= since_ms
+
+
+def build_services(settings: Settings) -> list[Service]:
+    redis_url = urlsplit(settings.redis_url)
+    started_ms = int(time.time() * 1000)
+    return [
+        Service(
+            "redis",
+            redis_command(settings),
+            lambda: port_open(redis_url.hostname or "127.0.0.1", redis_url.port or 6379),
+        ),
+        Service("kafka", broker_command(settings), lambda: _topics_ready(settings), start_timeout_s=120),
+        Service(
+            "ingest",
+            _clickpulse("ingest"),
+            lambda: http_ok(f"http://{settings.ingest_host}:{settings.ingest_port}/healthz"),
+        ),
+        Service("worker", _clickpulse("worker"), lambda: _worker_alive(settings, started_ms), start_timeout_s=120),
+        Service("api", _clickpulse("api"), lambda: http_ok(f"http://{settings.api_host}:{settings.api_port}/healthz")),
+    ]
+
+
+def run_stack(settings: Settings, *, demo: bool, demo_visitors: int = 300, seed: int = 7) -> None:
+    supervisor = Supervisor(settings.data_dir / "logs", settings.data_dir / "stack.json")
+    signal.signal(signal.SIGTERM, supervisor.request_stop)
+    signal.signal(signal.SIGINT, supervisor.request_stop)
+    tick = None
+    try:
+        for service in build_services(settings):
+            print(f"  starting {service.name:<7}", end="", flush=True)
+            supervisor.start(service)
+            print(" ok", flush=True)
+        _print_where(settings)
+        if demo:
+            from clickpulse.demo.runner import start_demo
+
+            tick = start_demo(settings, demo_visitors, seed)
+        print("Ctrl-C stops everything.", flush=True)
+        supervisor.watch(tick)
+    except RuntimeError as exc:
+        print(f"\nerror: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+    finally:
+        print("\nstopping ...", flush=True)
+        supervisor.stop_all()
+        print("stopped.", flush=True)
+
+
+def _print_where(settings: Settings) -> None:
+    print(
+        "\nClickpulse is running:\n"
+        f"  dashboard + API   http://{settings.api_host}:{settings.api_port}/   (OpenAPI: /docs)\n"
+        f"  ingest            http://{settings.ingest_host}:{settings.ingest_port}/collect   (script: /cp.js)\n"
+        f"  kafka             {settings.kafka_bootstrap}\n"
+        f"  redis             {settings.redis_url}\n"
+        f"  clickhouse        {settings.effective_clickhouse_dsn}\n"
+        f"  logs              {settings.data_dir / 'logs'}\n",
+        flush=True,
+    )

@@ -1,0 +1,152 @@
+"""The records that cross process boundaries, and the topic names. Defined once; every stage imports them.
+
+Wire encoding is JSON (msgspec): readable in any Kafka tool, fast to decode.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+
+# Topic base names; the settings' topic_prefix is put in front (Settings.topic).
+EVENTS_TOPIC: Final = "events"
+DLQ_TOPIC: Final = "events.dlq"
+SESSIONS_TOPIC: Final = "sessions"
+INTENT_TOPIC: Final = "intent"
+
+# Event types the pipeline understands. Anything else arrives as "custom" with a name.
+EVENT_TYPES: Final = frozenset(
+    {
+        "pageview",
+        "page_leave",
+        "heartbeat",
+        "click",
+        "rage_click",
+        "form_submit",
+        "search",
+        "product_view",
+        "add_to_cart",
+        "remove_from_cart",
+        "checkout_start",
+        "purchase",
+        "identify",
+        "custom",
+    }
+)
+
+
+class Product(msgspec.Struct, omit_defaults=True):
+    product_id: str
+    name: str = ""
+    category: str = ""
+    price: float = 0.0
+    quantity: int = 1
+
+
+class EnrichedEvent(msgspec.Struct, omit_defaults=True):
+    """One event after ingest validated and enriched it. Key on Kafka: f"{site_id}:{visitor_id}"."""
+
+    event_id: str
+    site_id: str
+    visitor_id: str
+    type: str
+    ts: int  # event time, ms since epoch, skew-corrected
+    received_at: int  # ms since epoch, server clock
+    name: str = ""
+    customer_id: str = ""
+    url: str = ""
+    host: str = ""
+    path: str = ""
+    title: str = ""
+    referrer: str = ""
+    source: str = ""
+    medium: str = ""
+    campaign: str = ""
+    channel: str = ""
+    browser: str = ""
+    os: str = ""
+    device: str = ""
+    country: str = ""
+    region: str = ""
+    city: str = ""
+    is_bot: bool = False
+    bot_reason: str = ""
+    engaged_ms: int = 0
+    scroll_pct: int = 0
+    revenue: float = 0.0
+    currency: str = ""
+    order_id: str = ""
+    products: list[Product] = []
+    props: dict[str, object] = {}
+
+    @property
+    def key(self) -> bytes:
+        return f"{self.site_id}:{self.visitor_id}".encode()
+
+
+class DeadLetter(msgspec.Struct):
+    """Input ingest rejected, with its reason and the raw bytes (latin-1 decoded so any byte survives JSON)."""
+
+    reason: str
+    received_at: int
+    site_id: str = ""
+    endpoint: str = ""
+    raw: str = ""
+
+
+class Session(msgspec.Struct, omit_defaults=True):
+    """A session upsert. The newest version per session_id wins; deleted=1 retracts a merged-away session."""
+
+    session_id: str
+    site_id: str
+    visitor_id: str
+    start: int  # ms
+    end: int  # ms
+    version: int
+    customer_id: str = ""
+    engaged_ms: int = 0
+    pageviews: int = 0
+    events: int = 0
+    entry_page: str = ""
+    exit_page: str = ""
+    bounce: bool = True
+    source: str = ""
+    medium: str = ""
+    campaign: str = ""
+    channel: str = ""
+    device: str = ""
+    browser: str = ""
+    os: str = ""
+    country: str = ""
+    converted: bool = False
+    revenue: float = 0.0
+    is_bot: bool = False
+    closed: bool = False
+    deleted: bool = False
+
+    @property
+    def duration_ms(self) -> int:
+        return self.end - self.start
+
+
+class IntentSignal(msgspec.Struct, omit_defaults=True):
+    """A purchase-intent signal for CRMs. id is deterministic so re-emission is idempotent."""
+
+    id: str
+    site_id: str
+    kind: str  # "high_intent" | "abandoned_cart" | "returning_customer"
+    visitor_id: str
+    score: float
+    at: int  # ms
+    customer_id: str = ""
+    reasons: list[str] = []
+    products: list[str] = []
+
+
+event_encoder: Final = msgspec.json.Encoder()
+event_decoder: Final = msgspec.json.Decoder(EnrichedEvent)
+events_decoder: Final = msgspec.json.Decoder(list[EnrichedEvent])
+session_decoder: Final = msgspec.json.Decoder(Session)
+signal_decoder: Final = msgspec.json.Decoder(IntentSignal)
+dead_letter_decoder: Final = msgspec.json.Decoder(DeadLetter)

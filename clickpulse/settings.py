@@ -1,0 +1,86 @@
+"""The one typed settings object. Every knob is an environment variable with the CLICKPULSE_ prefix."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CLICKPULSE_", extra="ignore")
+
+    # Where local state lives (Kafka log dirs, Redis dump, chDB files, spool, worker tables).
+    data_dir: Path = REPO_ROOT / ".local" / "data"
+
+    # Kafka
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_controller_port: int = 9093
+    topic_prefix: str = ""
+    topic_partitions: int = 4
+
+    # Redis
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+    # ClickHouse: chdb:///path (embedded, default under data_dir) or http://user:pass@host:8123/db
+    clickhouse_dsn: str = ""
+    clickhouse_database: str = "clickpulse"
+
+    # HTTP services
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    ingest_host: str = "127.0.0.1"
+    ingest_port: int = 8001
+    demo_shop_port: int = 8002
+    # Public base URL of ingest, written into snippets and the demo shop.
+    ingest_public_url: str = ""
+
+    # Ingest limits
+    max_body_bytes: int = 64 * 1024
+    max_events_per_batch: int = 500
+    # Seconds ingest waits for Kafka before it spools a batch instead.
+    produce_deadline_s: float = 2.0
+    spool_max_bytes: int = 512 * 1024 * 1024
+    # Forwarding headers are trusted only from these peers (comma-separated IPs).
+    trusted_proxies: str = ""
+    # Clock skew beyond this is treated as a broken client clock and clamped.
+    max_clock_skew_s: int = 7 * 24 * 3600
+
+    # Sessions
+    session_gap_s: int = 30 * 60
+    session_grace_s: int = 5 * 60
+    session_max_s: int = 24 * 3600
+    # How often the worker looks for sessions to close.
+    session_sweep_s: float = 5.0
+
+    # Worker
+    worker_id: str = "clickpulse-worker"
+    worker_batch_size: int = 2000
+    worker_batch_within_s: float = 0.2
+    worker_web_port: int = 6066
+
+    # Loader
+    loader_batch_size: int = 5000
+    loader_flush_s: float = 0.5
+
+    # Live state
+    active_window_s: int = 300
+
+    @property
+    def ingest_url(self) -> str:
+        return self.ingest_public_url or f"http://{self.ingest_host}:{self.ingest_port}"
+
+    @property
+    def effective_clickhouse_dsn(self) -> str:
+        return self.clickhouse_dsn or f"chdb://{self.data_dir / 'clickhouse'}"
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

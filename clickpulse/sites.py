@@ -1,0 +1,100 @@
+"""The site registry: sites and their keys, kept in Redis.
+
+Write keys are public (they ship in the page), so they are stored as they are and ingest caches
+them in memory. Read keys are secrets: only their SHA-256 is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+
+import msgspec
+import redis.asyncio as aioredis
+
+SITES_KEY = "cp:sites"
+WRITE_KEYS_KEY = "cp:write_keys"
+VERSION_KEY = "cp:sites:version"
+
+
+class Site(msgspec.Struct, omit_defaults=True):
+    site_id: str
+    name: str
+    write_key: str
+    read_key_sha256: str
+    created_at: int
+    origins: list[str] = []
+    revoked: bool = False
+    # Consent default for the beacon: "granted" | "denied".
+    consent_default: str = "granted"
+    session_gap_s: int = 0  # 0 = the settings' default
+
+
+class CreatedSite(msgspec.Struct):
+    site_id: str
+    name: str
+    write_key: str
+    read_key: str
+    origins: list[str]
+
+
+_site_decoder = msgspec.json.Decoder(Site)
+
+
+def hash_read_key(read_key: str) -> str:
+    return hashlib.sha256(read_key.encode()).hexdigest()
+
+
+class SiteRegistry:
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._redis = redis
+
+    async def create(self, name: str, origins: list[str] | None = None) -> CreatedSite:
+        site_id = f"s_{secrets.token_hex(6)}"
+        write_key = f"wk_{secrets.token_urlsafe(18)}"
+        read_key = f"rk_{secrets.token_urlsafe(24)}"
+        site = Site(
+            site_id=site_id,
+            name=name,
+            write_key=write_key,
+            read_key_sha256=hash_read_key(read_key),
+            created_at=int(time.time()),
+            origins=list(origins or []),
+        )
+        await self._save(site)
+        return CreatedSite(site_id=site_id, name=name, write_key=write_key, read_key=read_key, origins=site.origins)
+
+    async def _save(self, site: Site) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(SITES_KEY, site.site_id, msgspec.json.encode(site))
+            pipe.hset(WRITE_KEYS_KEY, site.write_key, site.site_id)
+            pipe.incr(VERSION_KEY)
+            await pipe.execute()
+
+    async def get(self, site_id: str) -> Site | None:
+        raw = await self._redis.hget(SITES_KEY, site_id)
+        return _site_decoder.decode(raw) if raw else None
+
+    async def all(self) -> list[Site]:
+        raw = await self._redis.hgetall(SITES_KEY)
+        return sorted((_site_decoder.decode(v) for v in raw.values()), key=lambda s: s.created_at)
+
+    async def revoke(self, site_id: str) -> bool:
+        site = await self.get(site_id)
+        if site is None:
+            return False
+        site.revoked = True
+        await self._save(site)
+        return True
+
+    async def version(self) -> int:
+        return int(await self._redis.get(VERSION_KEY) or 0)
+
+    async def check_read_key(self, site_id: str, read_key: str) -> Site | None:
+        site = await self.get(site_id)
+        if site is None or site.revoked:
+            return None
+        if not secrets.compare_digest(site.read_key_sha256, hash_read_key(read_key)):
+            return None
+        return site

@@ -1,0 +1,1 @@
+"""Ingest room: the HTTP collector. Decodes, validates and enriches events, then hands them to a sink."""

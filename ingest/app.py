@@ -1,0 +1,255 @@
+"""The collector's HTTP surface: beacon batches, Segment's Tracking API, the pixel, the script, health."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+
+import msgspec
+import redis.asyncio as aioredis
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from clickpulse.records import DLQ_TOPIC, EVENTS_TOPIC, DeadLetter, EnrichedEvent, event_encoder
+from clickpulse.settings import Settings
+from clickpulse.sites import Site
+from ingest.body import decode_json, read_limited
+from ingest.client_ip import client_ip
+from ingest.enrichment import Drop, Pipeline
+from ingest.incoming import IncomingEvent
+from ingest.metrics import Metrics
+from ingest.native_batch import decode_native
+from ingest.rejection import EventRejected, RequestRejected
+from ingest.request_context import build_context
+from ingest.segment_api import decode_segment, write_key_from
+from ingest.sink import EventSink, Outcome
+from ingest.site_cache import SiteCache
+from ingest.spool import Record, SpoolFull
+from ingest.tracker_script import TrackerScript
+
+log = logging.getLogger(__name__)
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Collector:
+    """Turns one decoded request into Kafka records; shared by every endpoint."""
+
+    def __init__(self, settings: Settings, cache: SiteCache, sink: EventSink, metrics: Metrics) -> None:
+        self.settings = settings
+        self.cache = cache
+        self.sink = sink
+        self.metrics = metrics
+        self.pipeline = Pipeline()
+        self.events_topic = settings.topic(EVENTS_TOPIC)
+        self.dlq_topic = settings.topic(DLQ_TOPIC)
+        self.trusted = frozenset(p.strip() for p in settings.trusted_proxies.split(",") if p.strip())
+
+    def site_for(self, write_key: str) -> Site:
+        site = self.cache.by_write_key(write_key)
+        if site is None:
+            raise RequestRejected(401, "unknown_write_key")
+        return site
+
+    def check_origin(self, site: Site, request: Request) -> str:
+        """Allowed origins per site; an empty list allows any (e.g. server-side SDKs)."""
+        origin = request.headers.get("origin", "")
+        if site.origins and origin and origin not in site.origins:
+            raise RequestRejected(403, "origin_not_allowed", origin)
+        return origin
+
+    def dead_letter(self, reason: str, raw: object, site_id: str, endpoint: str, received_at: int) -> Record:
+        text = raw.decode("latin-1") if isinstance(raw, bytes) else msgspec.json.encode(raw).decode()
+        letter = DeadLetter(
+            reason=reason, received_at=received_at, site_id=site_id, endpoint=endpoint, raw=text[:65536]
+        )
+        return (self.dlq_topic, site_id.encode(), msgspec.json.encode(letter))
+
+    async def accept(
+        self,
+        request: Request,
+        site: Site,
+        events: list[IncomingEvent],
+        bad: list[EventRejected],
+        endpoint: str,
+    ) -> tuple[Outcome, int, list[str]]:
+        received = now_ms()
+        peer = request.client.host if request.client else ""
+        ip = client_ip(peer, request.headers, self.trusted)
+        country = request.headers.get("cf-ipcountry", "")[:2].upper()
+        ctx = build_context(site, received, ip, request.headers.get("user-agent", ""), country, self.cache.salt)
+        records: list[Record] = []
+        reasons = [b.reason for b in bad]
+        dlq = [self.dead_letter(b.reason, b.raw, site.site_id, endpoint, received) for b in bad]
+        for incoming in events:
+            result = self.pipeline.run(incoming, ctx)
+            if isinstance(result, Drop):
+                reasons.append(result.reason)
+                dlq.append(
+                    self.dead_letter(result.reason, msgspec.to_builtins(incoming), site.site_id, endpoint, received)
+                )
+                continue
+            records.append((self.events_topic, result.key, event_encoder.encode(result)))
+        for reason in reasons:
+            self.metrics.reject(reason)
+        outcome = await self.sink.publish(records + dlq)
+        self.metrics.inc("accepted_events", len(records))
+        return outcome, len(records), reasons
+
+
+def _json(status: int, body: dict[str, object], headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _rejection(exc: RequestRejected, headers: dict[str, str] | None = None) -> Response:
+    extra = dict(headers or {})
+    if exc.retry_after is not None:
+        extra["Retry-After"] = str(exc.retry_after)
+    return _json(exc.status, {"error": exc.reason, "detail": exc.detail}, extra)
+
+
+def create_app(settings: Settings) -> Starlette:
+    metrics = Metrics()
+    redis = aioredis.Redis.from_url(settings.redis_url)
+    cache = SiteCache(redis)
+    sink = EventSink(settings, metrics)
+    collector = Collector(settings, cache, sink, metrics)
+    script = TrackerScript()
+
+    def cors(request: Request) -> dict[str, str]:
+        origin = request.headers.get("origin")
+        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"} if origin else {}
+
+    async def respond(
+        request: Request, site: Site, events: list[IncomingEvent], bad: list[EventRejected], endpoint: str
+    ) -> Response:
+        headers = cors(request)
+        try:
+            outcome, accepted, reasons = await collector.accept(request, site, events, bad, endpoint)
+        except SpoolFull:
+            return _json(503, {"error": "spool_full"}, {**headers, "Retry-After": "30"})
+        status = 200 if outcome is Outcome.PUBLISHED else 202
+        if accepted == 0 and reasons:
+            status = 400
+        body: dict[str, object] = {"accepted": accepted, "rejected": len(reasons)}
+        if reasons:
+            body["errors"] = sorted(set(reasons))[:10]
+        return _json(status, body, headers)
+
+    async def collect(request: Request) -> Response:
+        metrics.inc("requests_native")
+        try:
+            body = await read_limited(request, settings.max_body_bytes)
+            write_key, events, bad = decode_native(decode_json(body), settings.max_events_per_batch)
+            site = collector.site_for(write_key)
+            collector.check_origin(site, request)
+        except RequestRejected as exc:
+            metrics.reject(exc.reason)
+            return _rejection(exc, cors(request))
+        return await respond(request, site, events, bad, "collect")
+
+    def segment(single_type: str | None):
+        async def handler(request: Request) -> Response:
+            metrics.inc("requests_segment")
+            try:
+                body = await read_limited(request, settings.max_body_bytes * 8)
+                payload = decode_json(body)
+                site = collector.site_for(write_key_from(request.headers, payload))
+                collector.check_origin(site, request)
+                events, bad = decode_segment(payload, single_type, settings.max_events_per_batch)
+            except RequestRejected as exc:
+                metrics.reject(exc.reason)
+                return _rejection(exc, cors(request))
+            response = await respond(request, site, events, bad, f"segment_{single_type or 'batch'}")
+            if response.status_code in (200, 202):
+                return _json(200, {"success": True}, cors(request))
+            return response
+
+        return handler
+
+    async def pixel(request: Request) -> Response:
+        """GET /pixel.gif?k=WRITE_KEY&id=EVENT_ID&u=URL&r=REFERRER&t=TITLE&v=VISITOR for no-script pages."""
+        metrics.inc("requests_pixel")
+        q = request.query_params
+        gif = {"Cache-Control": "no-store"}
+        try:
+            site = collector.site_for(q.get("k", ""))
+            event = msgspec.convert(
+                {
+                    "id": q.get("id") or f"px-{time.time_ns()}",
+                    "type": q.get("e", "pageview"),
+                    "url": q.get("u") or request.headers.get("referer", ""),
+                    "referrer": q.get("r", ""),
+                    "title": q.get("t", ""),
+                    "visitor_id": q.get("v") or None,
+                },
+                IncomingEvent,
+            )
+        except RequestRejected as exc:
+            metrics.reject(exc.reason)
+            return Response(PIXEL, status_code=exc.status, media_type="image/gif", headers=gif)
+        except msgspec.ValidationError:
+            metrics.reject("invalid_pixel")
+            return Response(PIXEL, status_code=400, media_type="image/gif", headers=gif)
+        response = await respond(request, site, [event], [], "pixel")
+        return Response(PIXEL, status_code=response.status_code, media_type="image/gif", headers=gif)
+
+    async def preflight(request: Request) -> Response:
+        headers = {
+            **cors(request),
+            "Access-Control-Allow-Methods": "POST, GET, OPTIONS",
+            "Access-Control-Allow-Headers": "Content-Type, Authorization, Content-Encoding",
+            "Access-Control-Max-Age": "86400",
+        }
+        return Response(status_code=204, headers=headers)
+
+    async def healthz(request: Request) -> Response:
+        return _json(200, {"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        ready = sink.ready or (sink.spool.has_pending is False and sink.ready)
+        body = {"kafka": sink.ready, "spooled_bytes": sink.spool.size_bytes}
+        return _json(200 if ready else 503, body)
+
+    async def metrics_page(request: Request) -> Response:
+        gauges = {"spool_bytes": float(sink.spool.size_bytes), "kafka_up": float(sink.ready)}
+        return PlainTextResponse(metrics.render(gauges, collector.pipeline.dropped))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await cache.start()
+        await sink.start()
+        try:
+            yield
+        finally:
+            await sink.stop()
+            await cache.stop()
+            await redis.aclose()
+
+    routes = [
+        Route("/collect", collect, methods=["POST"]),
+        Route("/collect", preflight, methods=["OPTIONS"]),
+        Route("/pixel.gif", pixel, methods=["GET"]),
+        Route("/cp.js", script.latest, methods=["GET"]),
+        Route("/cp/{version}.js", script.pinned, methods=["GET"]),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics_page),
+        Route("/v1/batch", segment(None), methods=["POST"]),
+        Route("/v1/import", segment(None), methods=["POST"]),
+    ]
+    for kind in ("track", "page", "screen", "identify", "alias", "group"):
+        routes.append(Route(f"/v1/{kind}", segment(kind), methods=["POST"]))
+    routes.append(Route("/v1/{path:path}", preflight, methods=["OPTIONS"]))
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+__all__ = ["EnrichedEvent", "create_app"]

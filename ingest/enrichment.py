@@ -1,0 +1,221 @@
+"""Enrichment as a named list of small steps (after Plausible's ingestion).
+
+Each step takes the event being built and returns it, or returns a Drop with the reason.
+The pipeline counts every drop by reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from clickpulse.records import EnrichedEvent, Product
+from ingest.incoming import IncomingEvent, unknown_type
+from ingest.referrers import attribute
+from ingest.request_context import RequestContext
+from ingest.user_agents import parse_agent
+
+# A client clock may be wrong; beyond these bounds we clamp and flag rather than trust it.
+MAX_FUTURE_MS = 60_000
+MAX_PAST_MS = 7 * 24 * 3600 * 1000
+MAX_PROPS = 50
+MAX_PROP_TEXT = 1000
+
+
+@dataclass(slots=True)
+class Drop:
+    reason: str
+
+
+@dataclass(slots=True)
+class Draft:
+    """What a step sees: the incoming event, the request's facts and the record being filled."""
+
+    incoming: IncomingEvent
+    ctx: RequestContext
+    out: EnrichedEvent
+
+
+Step = Callable[[Draft], Draft | Drop]
+
+
+def check_type(d: Draft) -> Draft | Drop:
+    if unknown_type(d.incoming):
+        return Drop("unknown_event_type")
+    if d.incoming.type == "custom" and not d.incoming.name:
+        return Drop("custom_event_without_name")
+    return d
+
+
+def put_event_time(d: Draft) -> Draft | Drop:
+    """Client time corrected by the skew between the client's send time and our receive time."""
+    received = d.ctx.received_at
+    ts = d.incoming.ts if d.incoming.ts is not None else received
+    sent_at = d.incoming.sent_at
+    if sent_at is not None and d.incoming.ts is not None:
+        ts = received - (sent_at - ts)
+    if ts > received + MAX_FUTURE_MS or ts < received - MAX_PAST_MS:
+        d.out.props["$time_clamped"] = True
+        ts = min(max(ts, received - MAX_PAST_MS), received)
+    d.out.ts = ts
+    return d
+
+
+def put_visitor(d: Draft) -> Draft | Drop:
+    """A given visitor id, or for cookieless pages a daily-rotating salted hash of ip, agent and site."""
+    visitor = d.incoming.visitor_id
+    if not visitor:
+        if not d.ctx.cookieless_salt:
+            return Drop("no_visitor_id")
+        seed = f"{d.ctx.cookieless_salt}|{d.ctx.site.site_id}|{d.ctx.ip}|{d.ctx.user_agent}"
+        visitor = "h_" + hashlib.sha256(seed.encode()).hexdigest()[:24]
+    d.out.visitor_id = visitor
+    d.out.customer_id = d.incoming.customer_id
+    return d
+
+
+def put_user_agent(d: Draft) -> Draft | Drop:
+    agent = d.ctx.agent
+    if d.incoming.user_agent:
+        agent = parse_agent(d.incoming.user_agent)
+    d.out.browser, d.out.os, d.out.device = agent.browser, agent.os, agent.device
+    if agent.bot_reason:
+        d.out.is_bot, d.out.bot_reason = True, agent.bot_reason
+    return d
+
+
+def put_geo(d: Draft) -> Draft | Drop:
+    d.out.country = d.ctx.country
+    return d
+
+
+def put_url(d: Draft) -> Draft | Drop:
+    """Host lowercased, fragment kept (hash routers), path without trailing noise."""
+    url = d.incoming.url
+    if not url:
+        return d if d.incoming.type != "pageview" else Drop("pageview_without_url")
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return Drop("invalid_url")
+    host = (parts.hostname or "").lower()
+    d.out.url = urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, parts.query, parts.fragment))
+    d.out.host = host
+    d.out.path = (parts.path or "/") + (f"#{parts.fragment}" if parts.fragment.startswith("/") else "")
+    d.out.title = d.incoming.title
+    return d
+
+
+def put_referrer(d: Draft) -> Draft | Drop:
+    d.out.referrer = d.incoming.referrer
+    if d.incoming.type != "pageview":
+        return d
+    attribution = attribute(d.incoming.url, d.incoming.referrer, d.incoming.campaign)
+    d.out.source, d.out.medium, d.out.campaign, d.out.channel = attribution
+    return d
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
+def _product(raw: Any) -> Product | None:
+    if not isinstance(raw, dict):
+        return None
+    product_id = raw.get("product_id") or raw.get("sku") or raw.get("id")
+    if not isinstance(product_id, str | int) or isinstance(product_id, bool) or product_id == "":
+        return None
+    quantity = raw.get("quantity", 1)
+    return Product(
+        product_id=str(product_id)[:128],
+        name=str(raw.get("name") or "")[:200],
+        category=str(raw.get("category") or "")[:200],
+        price=_number(raw.get("price")),
+        quantity=int(quantity) if isinstance(quantity, int) and not isinstance(quantity, bool) else 1,
+    )
+
+
+def put_commerce(d: Draft) -> Draft | Drop:
+    props = d.incoming.props
+    kind = d.incoming.type
+    if kind in ("product_view", "add_to_cart", "remove_from_cart"):
+        product = _product(props)
+        if product is None:
+            return Drop(f"{kind}_without_product_id")
+        d.out.products = [product]
+    elif kind in ("checkout_start", "purchase"):
+        items = props.get("items")
+        d.out.products = [p for p in map(_product, items if isinstance(items, list) else []) if p]
+        d.out.revenue = _number(props.get("revenue", props.get("value")))
+        d.out.order_id = str(props.get("order_id") or "")[:128]
+    elif kind == "identify":
+        customer = props.get("customer_id")
+        if not isinstance(customer, str) or not customer:
+            return Drop("identify_without_customer_id")
+        d.out.customer_id = customer[:128]
+    currency = props.get("currency")
+    if isinstance(currency, str):
+        d.out.currency = currency[:8].upper()
+    return d
+
+
+def put_engagement(d: Draft) -> Draft | Drop:
+    d.out.engaged_ms = d.incoming.engaged_ms
+    d.out.scroll_pct = d.incoming.scroll_pct
+    return d
+
+
+def put_props(d: Draft) -> Draft | Drop:
+    """Keep custom properties small and flat enough for storage; long text is truncated."""
+    kept: dict[str, object] = d.out.props
+    for key, value in list(d.incoming.props.items())[:MAX_PROPS]:
+        if isinstance(value, str):
+            kept[key[:100]] = value[:MAX_PROP_TEXT]
+        elif isinstance(value, int | float | bool) or value is None:
+            kept[key[:100]] = value
+        elif isinstance(value, list | dict):
+            kept[key[:100]] = value  # already depth-bounded by the decoder's size limit
+    return d
+
+
+STEPS: tuple[Step, ...] = (
+    check_type,
+    put_event_time,
+    put_visitor,
+    put_user_agent,
+    put_geo,
+    put_url,
+    put_referrer,
+    put_commerce,
+    put_engagement,
+    put_props,
+)
+
+
+class Pipeline:
+    def __init__(self, steps: tuple[Step, ...] = STEPS) -> None:
+        self.steps = steps
+        self.dropped: Counter[str] = Counter()
+
+    def run(self, incoming: IncomingEvent, ctx: RequestContext) -> EnrichedEvent | Drop:
+        out = EnrichedEvent(
+            event_id=incoming.id,
+            site_id=ctx.site.site_id,
+            visitor_id="",
+            type=incoming.type,
+            name=incoming.name,
+            ts=0,
+            received_at=ctx.received_at,
+            props={},
+        )
+        draft: Draft | Drop = Draft(incoming, ctx, out)
+        for step in self.steps:
+            draft = step(draft)
+            if isinstance(draft, Drop):
+                self.dropped[draft.reason] += 1
+                return draft
+        return out

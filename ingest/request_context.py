@@ -1,0 +1,40 @@
+"""Facts about one HTTP request, worked out once per request rather than once per event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clickpulse.sites import Site
+from ingest.client_ip import anonymise_ip
+from ingest.user_agents import Agent, is_sdk_agent, parse_agent
+
+
+@dataclass(slots=True)
+class RequestContext:
+    site: Site
+    received_at: int  # ms
+    ip: str  # the real client IP: used for geo and the cookieless hash, never stored
+    user_agent: str
+    agent: Agent
+    country: str = ""
+    cookieless_salt: str = ""
+    server_side: bool = False  # a Segment server SDK sent this: its own UA is not the visitor's
+
+    @property
+    def anonymised_ip(self) -> str:
+        return anonymise_ip(self.ip)
+
+
+def build_context(site: Site, received_at: int, ip: str, user_agent: str, country: str, salt: str) -> RequestContext:
+    server_side = is_sdk_agent(user_agent)
+    agent = parse_agent("" if server_side else user_agent)
+    return RequestContext(
+        site=site,
+        received_at=received_at,
+        ip=ip,
+        user_agent=user_agent,
+        agent=agent,
+        country=country,
+        cookieless_salt=salt,
+        server_side=server_side,
+    )

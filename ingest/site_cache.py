@@ -1,0 +1,67 @@
+"""Ingest's in-memory copy of the site registry, so checking a write key costs no network round trip."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import secrets
+
+import redis.asyncio as aioredis
+
+from clickpulse.sites import Site, SiteRegistry
+
+log = logging.getLogger(__name__)
+SALT_KEY = "cp:cookieless_salt:{day}"
+
+
+class SiteCache:
+    def __init__(self, redis: aioredis.Redis, refresh_s: float = 1.0) -> None:
+        self._redis = redis
+        self._registry = SiteRegistry(redis)
+        self._refresh_s = refresh_s
+        self._by_write_key: dict[str, Site] = {}
+        self._version = -1
+        self._salt_day = ""
+        self.salt = ""
+        self._task: asyncio.Task[None] | None = None
+
+    def by_write_key(self, write_key: str) -> Site | None:
+        return self._by_write_key.get(write_key)
+
+    async def start(self) -> None:
+        await self.refresh()
+        self._task = asyncio.create_task(self._refresh_forever())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def refresh(self) -> None:
+        version = await self._registry.version()
+        if version != self._version:
+            sites = await self._registry.all()
+            self._by_write_key = {s.write_key: s for s in sites if not s.revoked}
+            self._version = version
+        await self._refresh_salt()
+
+    async def _refresh_salt(self) -> None:
+        """One random salt per UTC day, shared by every ingest replica, forgotten after two days."""
+        day = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
+        if day == self._salt_day:
+            return
+        key = SALT_KEY.format(day=day)
+        await self._redis.set(key, secrets.token_hex(16), nx=True, ex=2 * 86400)
+        self.salt = (await self._redis.get(key)).decode()
+        self._salt_day = day
+
+    async def _refresh_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._refresh_s)
+            try:
+                await self.refresh()
+            except Exception:  # Redis hiccups must not stop ingest; the cached copy stays valid.
+                log.warning("site registry refresh failed", exc_info=True)

@@ -1,0 +1,66 @@
+"""Live state in Redis: what the dashboard shows as "now", written once per batch.
+
+Keys are per site so a Redis cluster can shard them. Minute buckets expire on their own.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+import msgspec
+import redis.asyncio as aioredis
+
+from clickpulse import live_keys as keys
+from clickpulse.live_keys import FeedItem
+from clickpulse.records import EnrichedEvent
+
+BUCKET_TTL_S = 2 * 3600
+LIVE_WINDOW_MS = keys.LIVE_WINDOW_MINUTES * keys.MINUTE_MS
+
+
+class LiveState:
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis
+
+    async def record(self, events: list[EnrichedEvent], late: Counter[str], wall_ms: int) -> None:
+        """Fold one batch into the live keys with one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        last_seen: dict[str, dict[str, int]] = defaultdict(dict)
+        pageviews: Counter[tuple[str, int]] = Counter()
+        pages: Counter[tuple[str, int, str]] = Counter()
+        products: Counter[tuple[str, int, str]] = Counter()
+        feed: dict[str, list[bytes]] = defaultdict(list)
+        for e in events:
+            if e.is_bot or e.ts < wall_ms - LIVE_WINDOW_MS:
+                continue
+            minute = e.ts // keys.MINUTE_MS
+            seen = last_seen[e.site_id]
+            seen[e.visitor_id] = max(seen.get(e.visitor_id, 0), min(e.ts, wall_ms))
+            if e.type == "pageview":
+                pageviews[(e.site_id, minute)] += 1
+                pages[(e.site_id, minute, e.path)] += 1
+            elif e.type == "product_view" and e.products:
+                products[(e.site_id, minute, e.products[0].product_id)] += 1
+            if e.type in ("pageview", "product_view", "add_to_cart", "purchase", "identify"):
+                item = FeedItem(
+                    e.type, e.path, e.visitor_id, e.ts, e.country, e.products[0].product_id if e.products else ""
+                )
+                feed[e.site_id].append(msgspec.json.encode(item))
+        for site, seen in last_seen.items():
+            pipe.zadd(keys.active_visitors(site), seen, gt=True)
+            pipe.zremrangebyscore(keys.active_visitors(site), 0, wall_ms - LIVE_WINDOW_MS)
+        for (site, minute), n in pageviews.items():
+            pipe.incrby(keys.pageviews_minute(site, minute), n)
+            pipe.expire(keys.pageviews_minute(site, minute), BUCKET_TTL_S)
+        for what, counts in (("pages", pages), ("products", products)):
+            for (site, minute, member), n in counts.items():
+                pipe.zincrby(keys.top_minute(site, what, minute), n, member)
+                pipe.expire(keys.top_minute(site, what, minute), BUCKET_TTL_S)
+        for site, items in feed.items():
+            pipe.lpush(keys.feed(site), *items[-keys.FEED_LENGTH :])
+            pipe.ltrim(keys.feed(site), 0, keys.FEED_LENGTH - 1)
+            pipe.publish(keys.updates_channel(site), b"tick")
+        for site, n in late.items():
+            pipe.incrby(keys.late_events(site), n)
+        if len(pipe):
+            await pipe.execute()

@@ -1,0 +1,261 @@
+"""Session windows with the semantics of Kafka Streams' SessionWindows, per visitor.
+
+Pure logic, no Faust: the agent keeps one VisitorState per visitor in a table and calls
+`apply` for each batch of that visitor's events and `close_idle` from a timer.
+
+- An event within `gap` of a session joins it; one that falls within `gap` of two sessions merges them.
+- Stream time is per visitor (their newest event time). An event older than
+  stream time - gap - grace is late: counted, never applied (the raw event is still stored).
+- A session is closed once its visitor was silent for gap + grace of wall-clock time; it is also
+  cut when it would outgrow max_len.
+- Session ids derive from (site, visitor, start), so reprocessing yields the same ids; a session
+  whose start moved (a merge, an earlier event) is retracted under its old id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import msgspec
+
+from clickpulse.records import EnrichedEvent, Session
+
+BOUNCE_ENGAGED_MS = 10_000
+
+
+class SessionState(msgspec.Struct, omit_defaults=True):
+    start: int
+    end: int
+    pageviews: int = 0
+    events: int = 0
+    engaged_ms: int = 0
+    entry_ts: int = 0
+    entry_page: str = ""
+    exit_ts: int = 0
+    exit_page: str = ""
+    source: str = ""
+    medium: str = ""
+    campaign: str = ""
+    channel: str = ""
+    device: str = ""
+    browser: str = ""
+    os: str = ""
+    country: str = ""
+    converted: bool = False
+    revenue: float = 0.0
+    is_bot: bool = False
+    closed: bool = False
+    emitted_id: str = ""  # the id this session was last emitted under ("" = never emitted)
+    event_ids: list[str] = []
+
+
+class VisitorState(msgspec.Struct, omit_defaults=True):
+    site_id: str
+    visitor_id: str
+    stream_time: int = 0
+    last_seen_wall: int = 0
+    last_offset: int = -1  # highest source offset applied; redelivered offsets are skipped
+    version: int = 0
+    late_events: int = 0
+    customer_id: str = ""
+    sessions: list[SessionState] = []
+
+
+state_encoder = msgspec.msgpack.Encoder()
+state_decoder = msgspec.msgpack.Decoder(VisitorState)
+
+
+@dataclass(frozen=True, slots=True)
+class Windowing:
+    gap_ms: int
+    grace_ms: int
+    max_len_ms: int
+
+
+def session_id(site_id: str, visitor_id: str, start: int) -> str:
+    return hashlib.blake2b(f"{site_id}|{visitor_id}|{start}".encode(), digest_size=12).hexdigest()
+
+
+def _absorb(session: SessionState, event: EnrichedEvent) -> None:
+    session.start = min(session.start, event.ts)
+    session.end = max(session.end, event.ts)
+    session.events += 1
+    session.event_ids.append(event.event_id)
+    session.engaged_ms += event.engaged_ms
+    session.is_bot = session.is_bot or event.is_bot
+    if event.type == "purchase":
+        session.converted = True
+        session.revenue += event.revenue
+    if event.type != "pageview":
+        return
+    session.pageviews += 1
+    if session.entry_ts == 0 or event.ts < session.entry_ts:
+        session.entry_ts, session.entry_page = event.ts, event.path
+        session.source, session.medium, session.campaign = event.source, event.medium, event.campaign
+        session.channel = event.channel
+        session.device, session.browser, session.os, session.country = (
+            event.device,
+            event.browser,
+            event.os,
+            event.country,
+        )
+    if event.ts >= session.exit_ts:
+        session.exit_ts, session.exit_page = event.ts, event.path
+
+
+def _merge(into: SessionState, other: SessionState) -> None:
+    into.start, into.end = min(into.start, other.start), max(into.end, other.end)
+    into.pageviews += other.pageviews
+    into.events += other.events
+    into.engaged_ms += other.engaged_ms
+    into.converted = into.converted or other.converted
+    into.revenue += other.revenue
+    into.is_bot = into.is_bot or other.is_bot
+    into.event_ids.extend(other.event_ids)
+    into.closed = False
+    if other.entry_ts and (into.entry_ts == 0 or other.entry_ts < into.entry_ts):
+        for name in (
+            "entry_ts",
+            "entry_page",
+            "source",
+            "medium",
+            "campaign",
+            "channel",
+            "device",
+            "browser",
+            "os",
+            "country",
+        ):
+            setattr(into, name, getattr(other, name))
+    if other.exit_ts >= into.exit_ts:
+        into.exit_ts, into.exit_page = other.exit_ts, other.exit_page
+
+
+def _record(state: VisitorState, session: SessionState, *, deleted: bool = False, sid: str = "") -> Session:
+    return Session(
+        session_id=sid or session_id(state.site_id, state.visitor_id, session.start),
+        site_id=state.site_id,
+        visitor_id=state.visitor_id,
+        start=session.start,
+        end=session.end,
+        version=state.version,
+        customer_id=state.customer_id,
+        engaged_ms=session.engaged_ms,
+        pageviews=session.pageviews,
+        events=session.events,
+        entry_page=session.entry_page,
+        exit_page=session.exit_page,
+        bounce=session.pageviews <= 1 and session.engaged_ms < BOUNCE_ENGAGED_MS,
+        source=session.source,
+        medium=session.medium,
+        campaign=session.campaign,
+        channel=session.channel,
+        device=session.device,
+        browser=session.browser,
+        os=session.os,
+        country=session.country,
+        converted=session.converted,
+        revenue=round(session.revenue, 2),
+        is_bot=session.is_bot,
+        closed=session.closed,
+        deleted=deleted,
+    )
+
+
+def _emit(state: VisitorState, session: SessionState, out: list[Session]) -> None:
+    """Upsert the session under its current id; retract the id it had before if that changed."""
+    state.version += 1
+    current = session_id(state.site_id, state.visitor_id, session.start)
+    if session.emitted_id and session.emitted_id != current:
+        out.append(_record(state, session, deleted=True, sid=session.emitted_id))
+        state.version += 1
+    session.emitted_id = current
+    out.append(_record(state, session))
+
+
+@dataclass(slots=True)
+class ApplyResult:
+    emitted: list[Session]
+    late: int = 0
+    duplicates: int = 0
+    applied: int = 0
+
+
+def apply(state: VisitorState, events: list[tuple[int, EnrichedEvent]], w: Windowing, wall_ms: int) -> ApplyResult:
+    """Apply (offset, event) pairs of one visitor in offset order. Returns the session records to emit."""
+    result = ApplyResult(emitted=[])
+    touched: list[SessionState] = []
+    retracted: list[SessionState] = []
+    seen = {eid for s in state.sessions for eid in s.event_ids}
+    for offset, event in events:
+        if offset <= state.last_offset:
+            result.duplicates += 1
+            continue
+        state.last_offset = offset
+        if event.event_id in seen:
+            result.duplicates += 1
+            continue
+        if event.customer_id:
+            state.customer_id = event.customer_id
+        if state.stream_time and event.ts < state.stream_time - w.gap_ms - w.grace_ms:
+            state.late_events += 1
+            result.late += 1
+            continue
+        seen.add(event.event_id)
+        state.stream_time = max(state.stream_time, event.ts)
+        state.last_seen_wall = wall_ms
+        result.applied += 1
+        joined = [
+            s
+            for s in state.sessions
+            if s.start - w.gap_ms <= event.ts <= s.end + w.gap_ms
+            and max(s.end, event.ts) - min(s.start, event.ts) < w.max_len_ms
+        ]
+        if not joined:
+            target = SessionState(start=event.ts, end=event.ts)
+            state.sessions.append(target)
+        else:
+            target = joined[0]
+            for other in joined[1:]:
+                _merge(target, other)
+                state.sessions.remove(other)
+                if other.emitted_id:
+                    retracted.append(other)
+                if other in touched:
+                    touched.remove(other)
+        target.closed = False
+        _absorb(target, event)
+        if target not in touched:
+            touched.append(target)
+    state.sessions.sort(key=lambda s: s.start)
+    for gone in retracted:
+        state.version += 1
+        result.emitted.append(_record(state, gone, deleted=True, sid=gone.emitted_id))
+    for session in touched:
+        _emit(state, session, result.emitted)
+    _forget_unreachable(state, w)
+    return result
+
+
+def _forget_unreachable(state: VisitorState, w: Windowing) -> None:
+    """Closed sessions that no non-late event can reach any more leave the state (and their ids with them)."""
+    horizon = state.stream_time - 2 * w.gap_ms - w.grace_ms
+    state.sessions = [s for s in state.sessions if not (s.closed and s.end < horizon)]
+
+
+def close_idle(state: VisitorState, w: Windowing, wall_ms: int) -> list[Session]:
+    """Close the open sessions of a visitor silent for gap + grace of wall-clock time."""
+    if wall_ms - state.last_seen_wall < w.gap_ms + w.grace_ms:
+        return []
+    out: list[Session] = []
+    for session in state.sessions:
+        if not session.closed:
+            session.closed = True
+            _emit(state, session, out)
+    return out
+
+
+def current_records(state: VisitorState) -> list[Session]:
+    """The latest record of every session in the state, without bumping versions (for re-emission)."""
+    return [_record(state, s) for s in state.sessions if s.emitted_id]

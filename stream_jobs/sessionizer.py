@@ -62,6 +62,19 @@ class VisitorState(msgspec.Struct, omit_defaults=True):
     sessions: list[SessionState] = []
 
 
+ENTRY_FIELDS = (
+    "entry_ts",
+    "entry_page",
+    "source",
+    "medium",
+    "campaign",
+    "channel",
+    "device",
+    "browser",
+    "os",
+    "country",
+)
+
 state_encoder = msgspec.msgpack.Encoder()
 state_decoder = msgspec.msgpack.Decoder(VisitorState)
 
@@ -90,7 +103,7 @@ def _absorb(session: SessionState, event: EnrichedEvent) -> None:
     if event.type != "pageview":
         return
     session.pageviews += 1
-    if session.entry_ts == 0 or event.ts < session.entry_ts:
+    if session.pageviews == 1 or event.ts < session.entry_ts:
         session.entry_ts, session.entry_page = event.ts, event.path
         session.source, session.medium, session.campaign = event.source, event.medium, event.campaign
         session.channel = event.channel
@@ -105,6 +118,11 @@ def _absorb(session: SessionState, event: EnrichedEvent) -> None:
 
 
 def _merge(into: SessionState, other: SessionState) -> None:
+    if other.pageviews and (into.pageviews == 0 or other.entry_ts < into.entry_ts):
+        for name in ENTRY_FIELDS:
+            setattr(into, name, getattr(other, name))
+    if other.pageviews and (into.pageviews == 0 or other.exit_ts >= into.exit_ts):
+        into.exit_ts, into.exit_page = other.exit_ts, other.exit_page
     into.start, into.end = min(into.start, other.start), max(into.end, other.end)
     into.pageviews += other.pageviews
     into.events += other.events
@@ -114,22 +132,6 @@ def _merge(into: SessionState, other: SessionState) -> None:
     into.is_bot = into.is_bot or other.is_bot
     into.event_ids.extend(other.event_ids)
     into.closed = False
-    if other.entry_ts and (into.entry_ts == 0 or other.entry_ts < into.entry_ts):
-        for name in (
-            "entry_ts",
-            "entry_page",
-            "source",
-            "medium",
-            "campaign",
-            "channel",
-            "device",
-            "browser",
-            "os",
-            "country",
-        ):
-            setattr(into, name, getattr(other, name))
-    if other.exit_ts >= into.exit_ts:
-        into.exit_ts, into.exit_page = other.exit_ts, other.exit_page
 
 
 def _record(state: VisitorState, session: SessionState, *, deleted: bool = False, sid: str = "") -> Session:

@@ -1,0 +1,23 @@
+# Clickpulse: `make up` runs the whole stack with a demo; `make test` proves it against real services.
+.PHONY: setup up test test-unit lint bench-ingest clean
+
+setup:
+	@scripts/setup.sh
+
+up: setup
+	.venv/bin/clickpulse up --demo
+
+test: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	cd tracker_js && npm test --silent
+	.venv/bin/python -m pytest -q -p no:cacheprovider
+
+test-unit: setup
+	.venv/bin/python -m pytest -q tests/unit
+
+lint: setup
+	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+clean:
+	rm -rf .local/data .pytest_cache

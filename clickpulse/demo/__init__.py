@@ -1,0 +1,1 @@
+"""The demo: a small shop served locally and simulated shoppers driven through it."""

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs what is missing, and only that: Debian packages, the Python environment from the
+# lock file, the Kafka broker's jars, and the built tracker. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
+UV_VERSION=0.13.9
+
+need_apt=()
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# Python: a virtual environment synced to requirements.lock (hash-checked).
+stamp=.venv/.lock-sha256
+want=$(sha256sum requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setup: Python environment"
+  [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+  .venv/bin/python -m pip install -q --disable-pip-version-check "uv==$UV_VERSION"
+  .venv/bin/uv pip sync -q -p .venv/bin/python --require-hashes requirements.lock
+  .venv/bin/uv pip install -q -p .venv/bin/python --no-deps -e .
+  echo "$want" > "$stamp"
+fi
+
+# Kafka broker jars from Maven Central (into .local/kafka/libs, ignored by git).
+if ! ls .local/kafka/libs/kafka_2.13-*.jar >/dev/null 2>&1; then
+  echo "setup: assembling the Kafka broker from Maven Central"
+  mvn -q -B -f infra/kafka/pom.xml package
+fi
+
+# The beacon: node_modules from the lock file, then the minified bundle.
+if [ ! -f tracker_js/dist/cp.js ] || [ tracker_js/src -nt tracker_js/dist/cp.js ] || [ -n "$(find tracker_js/src -newer tracker_js/dist/cp.js 2>/dev/null | head -1)" ]; then
+  echo "setup: building the tracker"
+  (cd tracker_js && { [ -d node_modules ] || npm ci --no-audit --no-fund --silent; } && npm run -s build)
+fi
+echo "setup: ready"

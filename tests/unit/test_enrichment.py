@@ -1,0 +1,116 @@
+"""Enrichment steps: clock skew, visitor identity, IP anonymisation, agents, referrers, commerce."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from clickpulse.sites import Site
+from ingest.client_ip import anonymise_ip, client_ip
+from ingest.enrichment import MAX_PAST_MS, Drop, Pipeline
+from ingest.incoming import IncomingEvent
+from ingest.referrers import attribute
+from ingest.request_context import build_context
+
+SITE = Site(site_id="s1", name="t", write_key="wk", read_key_sha256="x", created_at=0)
+CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
+
+
+def incoming(**kw: object) -> IncomingEvent:
+    base: dict[str, object] = {
+        "id": "e1",
+        "type": "pageview",
+        "url": "https://Shop.TEST/a?x=1#/route",
+        "visitor_id": "v",
+    }
+    return msgspec.convert({**base, **kw}, IncomingEvent)
+
+
+def enrich(event: IncomingEvent, *, received: int = 1_000_000_000, ua: str = CHROME, salt: str = "salt"):  # noqa: ANN201
+    return Pipeline().run(event, build_context(SITE, received, "203.0.113.77", ua, "DE", salt))
+
+
+def test_event_time_is_corrected_by_the_clients_clock_skew() -> None:
+    # The client clock is 1 hour behind: it stamped ts and sent_at an hour early.
+    out = enrich(incoming(ts=1_000_000_000 - 3_600_000 - 5000, sent_at=1_000_000_000 - 3_600_000))
+    assert out.ts == 1_000_000_000 - 5000
+
+
+def test_absurd_times_are_clamped_and_flagged() -> None:
+    future = enrich(incoming(ts=2_000_000_000))
+    assert future.ts == 1_000_000_000 and future.props["$time_clamped"] is True
+    ancient = enrich(incoming(ts=1))
+    assert ancient.ts == 1_000_000_000 - MAX_PAST_MS
+
+
+def test_cookieless_visitor_is_a_salted_hash_that_rotates_with_the_salt() -> None:
+    a = enrich(incoming(visitor_id=None), salt="day1")
+    b = enrich(incoming(visitor_id=None), salt="day1")
+    c = enrich(incoming(visitor_id=None), salt="day2")
+    assert a.visitor_id == b.visitor_id != c.visitor_id
+    assert "203.0.113" not in a.visitor_id
+
+
+def test_user_agent_is_parsed_and_crawlers_are_flagged_not_dropped() -> None:
+    human = enrich(incoming())
+    assert (human.browser, human.os, human.device, human.is_bot) == ("Chrome", "Windows", "desktop", False)
+    bot = enrich(incoming(), ua="Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)")
+    assert bot.is_bot and bot.bot_reason == "known_crawler"
+
+
+def test_server_side_sdk_agent_does_not_make_events_look_like_bots() -> None:
+    out = enrich(incoming(), ua="analytics-python/2.4.0")
+    assert out.is_bot is False
+    with_visitor_ua = enrich(incoming(user_agent=CHROME), ua="analytics-python/2.4.0")
+    assert with_visitor_ua.browser == "Chrome"
+
+
+def test_url_host_is_lowercased_and_hash_routes_kept_in_path() -> None:
+    out = enrich(incoming())
+    assert (out.host, out.path, out.url) == ("shop.test", "/a#/route", "https://shop.test/a?x=1#/route")
+
+
+def test_unknown_types_and_pageviews_without_url_are_dropped_with_reasons() -> None:
+    assert enrich(incoming(type="teleport")) == Drop("unknown_event_type")
+    assert enrich(incoming(url="")) == Drop("pageview_without_url")
+    assert enrich(incoming(type="custom")) == Drop("custom_event_without_name")
+
+
+def test_commerce_fields_are_extracted() -> None:
+    view = enrich(incoming(type="product_view", props={"product_id": "p1", "price": 9.5, "currency": "eur"}))
+    assert view.products[0].product_id == "p1" and view.currency == "EUR"
+    purchase = enrich(
+        incoming(
+            type="purchase", props={"order_id": "o1", "revenue": 42, "items": [{"product_id": "p1", "quantity": 2}]}
+        )
+    )
+    assert (purchase.revenue, purchase.order_id, purchase.products[0].quantity) == (42.0, "o1", 2)
+    assert enrich(incoming(type="add_to_cart", props={})) == Drop("add_to_cart_without_product_id")
+
+
+@pytest.mark.parametrize(
+    ("url", "referrer", "expected"),
+    [
+        ("https://s.test/", "", ("", "", "Direct")),
+        ("https://s.test/", "https://www.google.com/", ("Google", "organic", "Organic Search")),
+        ("https://s.test/", "https://t.co/x", ("Twitter", "social", "Organic Social")),
+        ("https://s.test/?utm_source=news&utm_medium=email", "", ("news", "email", "Email")),
+        ("https://s.test/?gclid=123", "https://www.google.com/", ("Google Ads", "cpc", "Paid Search")),
+        ("https://s.test/", "https://blog.example/post", ("blog.example", "referral", "Referral")),
+    ],
+)
+def test_referrer_and_utm_attribution(url: str, referrer: str, expected: tuple[str, str, str]) -> None:
+    a = attribute(url, referrer)
+    assert (a.source, a.medium, a.channel) == expected
+
+
+def test_ip_is_anonymised_to_24_and_48_bits() -> None:
+    assert anonymise_ip("203.0.113.77") == "203.0.113.0"
+    assert anonymise_ip("2001:db8:abcd:12:1:2:3:4") == "2001:db8:abcd::"
+    assert anonymise_ip("not an ip") == ""
+
+
+def test_forwarded_for_is_trusted_only_from_configured_proxies() -> None:
+    headers = {"x-forwarded-for": "198.51.100.1, 10.0.0.2"}
+    assert client_ip("10.0.0.2", headers, frozenset({"10.0.0.2"})) == "198.51.100.1"
+    assert client_ip("192.0.2.50", headers, frozenset({"10.0.0.2"})) == "192.0.2.50"

@@ -1,0 +1,110 @@
+"""Decoding of the beacon batch and the Segment API: shape checks, per-event rejection, mapping."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+
+import pytest
+
+from ingest.body import decode_json, inflate
+from ingest.native_batch import decode_native
+from ingest.rejection import RequestRejected
+from ingest.segment_api import decode_segment, write_key_from
+
+
+def test_native_batch_keeps_valid_events_and_rejects_invalid_ones_with_reasons() -> None:
+    payload = {
+        "write_key": "wk",
+        "visitor_id": "v1",
+        "sent_at": 1000,
+        "events": [
+            {"id": "a", "type": "pageview", "ts": 900, "url": "https://x.test/"},
+            {"id": "b", "type": "pageview", "ts": "yesterday"},
+            {"type": "pageview"},
+            "not an object",
+        ],
+    }
+    key, good, bad = decode_native(payload, max_events=10)
+    assert key == "wk"
+    assert [e.id for e in good] == ["a"] and good[0].visitor_id == "v1" and good[0].sent_at == 1000
+    assert len(bad) == 3 and all(b.reason.startswith("invalid_event") for b in bad)
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        ({"events": []}, "invalid_envelope"),
+        ({"write_key": 5, "events": []}, "invalid_envelope"),
+        ({"write_key": "wk", "events": "x"}, "invalid_envelope"),
+        ([1, 2], "invalid_envelope"),
+    ],
+)
+def test_native_batch_with_a_broken_envelope_is_a_400(payload: object, reason: str) -> None:
+    with pytest.raises(RequestRejected) as err:
+        decode_native(payload, max_events=10)
+    assert (err.value.status, err.value.reason) == (400, reason)
+
+
+def test_too_many_events_is_a_413() -> None:
+    with pytest.raises(RequestRejected) as err:
+        decode_native({"write_key": "k", "events": [{}] * 11}, max_events=10)
+    assert err.value.status == 413
+
+
+@pytest.mark.parametrize("body", [b"{bad", b'{"a": NaN}', b'{"a": Infinity}', b"\xff\xfe{}", b""])
+def test_malformed_json_nan_infinity_and_bad_utf8_are_400(body: bytes) -> None:
+    with pytest.raises(RequestRejected) as err:
+        decode_json(body)
+    assert err.value.status == 400
+
+
+def test_gzip_bomb_is_refused_after_decompression_limit() -> None:
+    bomb = gzip.compress(b"0" * 10_000_000)
+    with pytest.raises(RequestRejected) as err:
+        inflate(bomb, max_out=100_000)
+    assert err.value.status == 413
+    assert inflate(gzip.compress(b'{"ok":1}'), max_out=100) == b'{"ok":1}'
+
+
+def test_segment_write_key_from_basic_auth_or_body() -> None:
+    basic = "Basic " + base64.b64encode(b"wk_abc:").decode()
+    assert write_key_from({"authorization": basic}, {}) == "wk_abc"
+    assert write_key_from({}, {"writeKey": "wk_body"}) == "wk_body"
+    with pytest.raises(RequestRejected) as err:
+        write_key_from({}, {})
+    assert err.value.status == 401
+
+
+def test_segment_ecommerce_names_map_onto_ours() -> None:
+    batch = {
+        "batch": [
+            {"type": "track", "event": "Product Viewed", "messageId": "m1", "anonymousId": "a1",
+             "properties": {"sku": "p9", "price": 5}},
+            {"type": "track", "event": "Order Completed", "messageId": "m2", "userId": "u1",
+             "properties": {"order_id": "o1", "total": 30, "products": [{"product_id": "p9"}]}},
+            {"type": "page", "messageId": "m3", "anonymousId": "a1", "properties": {"url": "https://x.test/a"},
+             "context": {"userAgent": "Mozilla/5.0 Chrome/120", "ip": "203.0.113.9"}},
+            {"type": "identify", "messageId": "m4", "userId": "crm-1", "anonymousId": "a1", "traits": {"plan": "pro"}},
+        ]
+    }  # fmt: skip
+    good, bad = decode_segment(batch, None, max_events=10)
+    assert bad == []
+    assert [e.type for e in good] == ["product_view", "purchase", "pageview", "identify"]
+    assert good[0].props["product_id"] == "p9"
+    assert good[1].props["revenue"] == 30 and good[1].props["items"] == [{"product_id": "p9"}]
+    assert (good[2].url, good[2].user_agent, good[2].ip) == (
+        "https://x.test/a",
+        "Mozilla/5.0 Chrome/120",
+        "203.0.113.9",
+    )
+    assert good[3].props["customer_id"] == "crm-1" and good[3].visitor_id == "a1"
+
+
+def test_segment_messages_without_ids_are_rejected_one_by_one() -> None:
+    good, bad = decode_segment(
+        {"batch": [{"type": "track", "event": "X", "anonymousId": "a"}, {"type": "nope", "messageId": "m"}]},
+        None,
+        max_events=10,
+    )
+    assert good == [] and len(bad) == 2

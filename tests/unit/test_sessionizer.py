@@ -1,0 +1,139 @@
+"""Session windows: the Kafka Streams reference cases, merging, lateness, idempotence, the 24 h cut."""
+
+from __future__ import annotations
+
+import random
+
+from clickpulse.records import EnrichedEvent
+from stream_jobs.sessionizer import VisitorState, Windowing, apply, close_idle, current_records, session_id
+
+MIN = 60_000
+# Kafka Streams' SessionWindows docs use an inactivity gap of 5 (minutes here) and no grace.
+REF = Windowing(gap_ms=5 * MIN, grace_ms=0, max_len_ms=24 * 60 * MIN)
+
+
+def ev(eid: str, minute: float, type_: str = "pageview", **kw: object) -> EnrichedEvent:
+    fields: dict[str, object] = {"path": f"/{eid}", **kw}
+    return EnrichedEvent(
+        event_id=eid, site_id="s", visitor_id="v", type=type_, ts=int(minute * MIN), received_at=0, **fields
+    )
+
+
+def run(events: list[EnrichedEvent], w: Windowing = REF) -> tuple[VisitorState, dict[str, object]]:
+    """Apply events one batch each (as separate polls would) and fold the emitted upserts like ClickHouse does."""
+    state = VisitorState(site_id="s", visitor_id="v")
+    table: dict[str, object] = {}
+    for offset, e in enumerate(events):
+        for record in apply(state, [(offset, e)], w, wall_ms=0).emitted:
+            previous = table.get(record.session_id)
+            if previous is None or previous.version <= record.version:  # type: ignore[attr-defined]
+                table[record.session_id] = record
+    live = {sid: r for sid, r in table.items() if not r.deleted}  # type: ignore[attr-defined]
+    return state, live
+
+
+def spans(live: dict[str, object]) -> list[tuple[float, float]]:
+    return sorted((r.start / MIN, r.end / MIN) for r in live.values())  # type: ignore[attr-defined]
+
+
+def test_events_within_the_gap_form_one_session_and_a_later_one_starts_another() -> None:
+    _, live = run([ev("a", 10), ev("b", 12), ev("c", 20)])
+    assert spans(live) == [(10, 12), (20, 20)]
+
+
+def test_out_of_order_event_between_two_sessions_merges_them() -> None:
+    _, live = run([ev("a", 10), ev("b", 12), ev("c", 20), ev("d", 16)])
+    assert spans(live) == [(10, 20)]
+    (merged,) = live.values()
+    assert merged.events == 4 and merged.pageviews == 4  # type: ignore[attr-defined]
+
+
+def test_merge_retracts_the_session_that_was_absorbed() -> None:
+    state = VisitorState(site_id="s", visitor_id="v")
+    apply(state, [(0, ev("a", 10)), (1, ev("b", 12)), (2, ev("c", 20))], REF, 0)
+    emitted = apply(state, [(3, ev("d", 16))], REF, 0).emitted
+    retracted = [r for r in emitted if r.deleted]
+    assert [r.session_id for r in retracted] == [session_id("s", "v", 20 * MIN)]
+    assert [r.session_id for r in emitted if not r.deleted] == [session_id("s", "v", 10 * MIN)]
+
+
+def test_an_earlier_event_moves_the_start_and_retracts_the_old_id() -> None:
+    _, live = run([ev("a", 10), ev("b", 8)])
+    assert list(live) == [session_id("s", "v", 8 * MIN)]
+
+
+def test_events_later_than_grace_are_counted_and_not_applied() -> None:
+    w = Windowing(gap_ms=5 * MIN, grace_ms=2 * MIN, max_len_ms=24 * 60 * MIN)
+    state, live = run([ev("a", 100), ev("late", 92)], w)  # 92 < 100 - 5 - 2
+    assert state.late_events == 1
+    assert spans(live) == [(100, 100)]
+
+
+def test_event_within_grace_is_still_applied() -> None:
+    w = Windowing(gap_ms=5 * MIN, grace_ms=2 * MIN, max_len_ms=24 * 60 * MIN)
+    state, live = run([ev("a", 100), ev("ok", 94)], w)  # 94 >= 93: not late, its own session
+    assert state.late_events == 0
+    assert spans(live) == [(94, 94), (100, 100)]
+
+
+def test_redelivered_offsets_and_duplicate_event_ids_change_nothing() -> None:
+    state = VisitorState(site_id="s", visitor_id="v")
+    apply(state, [(0, ev("a", 10)), (1, ev("b", 11))], REF, 0)
+    again = apply(state, [(0, ev("a", 10)), (1, ev("b", 11)), (2, ev("b", 11))], REF, 0)
+    assert again.duplicates == 3 and again.emitted == []
+    assert [r.events for r in current_records(state)] == [2]
+
+
+def test_shuffled_and_duplicated_deliveries_give_identical_sessions() -> None:
+    rng = random.Random(3)
+    minutes = sorted(rng.uniform(0, 300) for _ in range(60))
+    events = [ev(f"e{i}", m, "pageview" if i % 3 else "click") for i, m in enumerate(minutes)]
+    _, reference = run(events, Windowing(5 * MIN, 10_000 * MIN, 24 * 60 * MIN))
+    for trial in range(5):
+        stream = events + rng.sample(events, 15)
+        random.Random(trial).shuffle(stream)
+        _, live = run(stream, Windowing(5 * MIN, 10_000 * MIN, 24 * 60 * MIN))
+        assert {k: (r.start, r.end, r.events, r.pageviews) for k, r in live.items()} == {  # type: ignore[attr-defined]
+            k: (r.start, r.end, r.events, r.pageviews)
+            for k, r in reference.items()  # type: ignore[attr-defined]
+        }
+
+
+def test_session_is_cut_at_its_maximum_length() -> None:
+    w = Windowing(gap_ms=30 * MIN, grace_ms=0, max_len_ms=60 * MIN)
+    _, live = run([ev(f"e{i}", i * 20) for i in range(6)], w)  # one event every 20 min for 100 min
+    assert spans(live) == [(0, 40), (60, 100)]
+
+
+def test_bounce_engaged_time_entry_exit_and_revenue() -> None:
+    _, live = run(
+        [
+            ev("p1", 0, source="Google", medium="organic"),
+            ev("l1", 1, "page_leave", engaged_ms=4000),
+            ev("p2", 1, path="/cart"),
+            ev("buy", 2, "purchase", revenue=20.5),
+        ]
+    )
+    (s,) = live.values()
+    assert (s.entry_page, s.exit_page, s.source) == ("/p1", "/cart", "Google")  # type: ignore[attr-defined]
+    assert (s.engaged_ms, s.bounce, s.converted, s.revenue) == (4000, False, True, 20.5)  # type: ignore[attr-defined]
+
+
+def test_single_short_pageview_is_a_bounce() -> None:
+    _, live = run([ev("p1", 0), ev("l1", 0.1, "page_leave", engaged_ms=3000)])
+    assert next(iter(live.values())).bounce is True  # type: ignore[attr-defined]
+
+
+def test_idle_sessions_close_after_gap_plus_grace_of_wall_clock() -> None:
+    w = Windowing(gap_ms=5 * MIN, grace_ms=1 * MIN, max_len_ms=24 * 60 * MIN)
+    state = VisitorState(site_id="s", visitor_id="v")
+    apply(state, [(0, ev("a", 10))], w, wall_ms=1_000_000)
+    assert close_idle(state, w, wall_ms=1_000_000 + 5 * MIN) == []
+    closed = close_idle(state, w, wall_ms=1_000_000 + 6 * MIN)
+    assert len(closed) == 1 and closed[0].closed and closed[0].events == 1
+    assert close_idle(state, w, wall_ms=1_000_000 + 7 * MIN) == []
+
+
+def test_session_ids_are_deterministic_across_reprocessing() -> None:
+    events = [ev("a", 10), ev("b", 30), ev("c", 12)]
+    assert set(run(events)[1]) == set(run(events)[1])

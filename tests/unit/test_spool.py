@@ -1,0 +1,37 @@
+"""The write-ahead spool keeps whole batches in order, survives reopening, and refuses when full."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.spool import Spool, SpoolFull
+
+
+def test_batches_come_back_in_order_after_reopening(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=1_000_000)
+    spool.append([("events", b"k1", b"v1")])
+    spool.append([("events", b"k2", b"v2"), ("events.dlq", b"", b"bad")])
+    reopened = Spool(tmp_path, max_bytes=1_000_000)
+    assert reopened.has_pending
+    assert [Spool.read(p) for p in reopened.pending()] == [
+        [("events", b"k1", b"v1")],
+        [("events", b"k2", b"v2"), ("events.dlq", b"", b"bad")],
+    ]
+    for path in reopened.pending():
+        reopened.remove(path)
+    assert not reopened.has_pending and reopened.size_bytes == 0
+
+
+def test_a_full_spool_refuses_new_batches(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=64)
+    spool.append([("events", b"k", b"x" * 20)])
+    with pytest.raises(SpoolFull):
+        spool.append([("events", b"k", b"y" * 60)])
+
+
+def test_half_written_batches_from_a_crash_are_discarded(tmp_path: Path) -> None:
+    (tmp_path / "00000000000000000001.tmp").write_bytes(b"partial")
+    spool = Spool(tmp_path, max_bytes=1000)
+    assert not spool.has_pending and not list(tmp_path.glob("*.tmp"))

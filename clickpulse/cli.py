@@ -54,7 +54,7 @@ def _run_worker(settings: Settings, args: argparse.Namespace) -> None:
     from stream_jobs.app import app
 
     asyncio.run(_ensure_topics(settings))
-    worker = faust.Worker(app, loglevel="WARNING", quiet=True)
+    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
     worker.execute_from_commandline()
 
 
@@ -169,8 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     args.run(settings, args)
 

@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     # How often the worker looks for sessions to close.
     session_sweep_s: float = 5.0
 
+    log_level: str = "WARNING"
+
     # Worker
     worker_id: str = "clickpulse-worker"
     worker_batch_size: int = 2000

@@ -53,8 +53,8 @@ class Collector:
         self.dlq_topic = settings.topic(DLQ_TOPIC)
         self.trusted = frozenset(p.strip() for p in settings.trusted_proxies.split(",") if p.strip())
 
-    def site_for(self, write_key: str) -> Site:
-        site = self.cache.by_write_key(write_key)
+    async def site_for(self, write_key: str) -> Site:
+        site = await self.cache.by_write_key(write_key)
         if site is None:
             raise RequestRejected(401, "unknown_write_key")
         return site
@@ -149,7 +149,7 @@ def create_app(settings: Settings) -> Starlette:
         try:
             body = await read_limited(request, settings.max_body_bytes)
             write_key, events, bad = decode_native(decode_json(body), settings.max_events_per_batch)
-            site = collector.site_for(write_key)
+            site = await collector.site_for(write_key)
             collector.check_origin(site, request)
         except RequestRejected as exc:
             metrics.reject(exc.reason)
@@ -162,7 +162,7 @@ def create_app(settings: Settings) -> Starlette:
             try:
                 body = await read_limited(request, settings.max_body_bytes * 8)
                 payload = decode_json(body)
-                site = collector.site_for(write_key_from(request.headers, payload))
+                site = await collector.site_for(write_key_from(request.headers, payload))
                 collector.check_origin(site, request)
                 events, bad = decode_segment(payload, single_type, settings.max_events_per_batch)
             except RequestRejected as exc:
@@ -181,7 +181,7 @@ def create_app(settings: Settings) -> Starlette:
         q = request.query_params
         gif = {"Cache-Control": "no-store"}
         try:
-            site = collector.site_for(q.get("k", ""))
+            site = await collector.site_for(q.get("k", ""))
             event = msgspec.convert(
                 {
                     "id": q.get("id") or f"px-{time.time_ns()}",

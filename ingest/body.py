@@ -54,6 +54,6 @@ def decode_json(body: bytes) -> object:
         raise RequestRejected(400, "empty_body")
     try:
         return msgspec.json.decode(body)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         # msgspec rejects invalid UTF-8, NaN and Infinity here, which is what we want.
         raise RequestRejected(400, "malformed_json", str(exc)[:200]) from None

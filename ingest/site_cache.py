@@ -7,13 +7,16 @@ import contextlib
 import datetime as dt
 import logging
 import secrets
+import time
 
 import redis.asyncio as aioredis
 
-from clickpulse.sites import Site, SiteRegistry
+from clickpulse.sites import WRITE_KEYS_KEY, Site, SiteRegistry
 
 log = logging.getLogger(__name__)
 SALT_KEY = "cp:cookieless_salt:{day}"
+UNKNOWN_KEY_TTL_S = 5.0
+UNKNOWN_KEYS_MAX = 100_000
 
 
 class SiteCache:
@@ -22,13 +25,29 @@ class SiteCache:
         self._registry = SiteRegistry(redis)
         self._refresh_s = refresh_s
         self._by_write_key: dict[str, Site] = {}
+        self._unknown: dict[str, float] = {}
         self._version = -1
         self._salt_day = ""
         self.salt = ""
         self._task: asyncio.Task[None] | None = None
 
-    def by_write_key(self, write_key: str) -> Site | None:
-        return self._by_write_key.get(write_key)
+    async def by_write_key(self, write_key: str) -> Site | None:
+        """In memory for known keys; an unknown key costs one Redis look-up, then is remembered as unknown
+        for a while, so a flood of bad keys cannot turn into a flood of look-ups."""
+        site = self._by_write_key.get(write_key)
+        if site is not None:
+            return site
+        now = time.monotonic()
+        if self._unknown.get(write_key, 0.0) > now:
+            return None
+        if await self._redis.hexists(WRITE_KEYS_KEY, write_key):
+            await self.refresh()
+            site = self._by_write_key.get(write_key)
+        if site is None:
+            if len(self._unknown) > UNKNOWN_KEYS_MAX:
+                self._unknown.clear()
+            self._unknown[write_key] = now + UNKNOWN_KEY_TTL_S
+        return site
 
     async def start(self) -> None:
         await self.refresh()

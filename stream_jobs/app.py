@@ -45,8 +45,6 @@ def create_app(settings: Settings) -> faust.App:
         topic_partitions=settings.topic_partitions,
         consumer_auto_offset_reset="earliest",
         web_enabled=False,
-        key_serializer="raw",
-        value_serializer="raw",
         producer_acks=-1,
         broker_commit_every=settings.worker_batch_size,
     )
@@ -58,7 +56,14 @@ def create_app(settings: Settings) -> faust.App:
     )
     # Keyed by the events' own key; use_partitioner puts each key in the changelog partition the
     # default partitioner gives it, which is the partition the key's events arrive on.
-    visitors = app.Table("visitors", default=None, partitions=settings.topic_partitions, use_partitioner=True)
+    visitors = app.Table(
+        "visitors",
+        default=None,
+        partitions=settings.topic_partitions,
+        use_partitioner=True,
+        key_type=bytes,
+        value_type=bytes,
+    )
     redis = aioredis.Redis.from_url(settings.redis_url)
     live = LiveState(redis)
     w = windowing(settings)

@@ -13,10 +13,12 @@ from clickpulse.demo.catalog import CATALOG, Item
 
 BROWSER_AGENTS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 "
+    "Safari/605.1.15",
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 "
     "Mobile/15E148 Safari/604.1",
-    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
+    "Mobile Safari/537.36",
     "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
 )
 BOT_AGENTS = (
@@ -39,7 +41,7 @@ PERSONA_WEIGHTS = {"buyer": 0.18, "researcher": 0.27, "bouncer": 0.3, "cart_aban
 
 @dataclass(slots=True)
 class Step:
-    type: str  # pageview | product_view | add_to_cart | remove_from_cart | checkout_start | purchase | identify | search
+    type: str  # an event type of clickpulse.records.EVENT_TYPES
     path: str
     item: Item | None = None
     dwell_s: float = 5.0
@@ -75,7 +77,8 @@ def make_shopper(rng: random.Random, n: int) -> Shopper:
     if persona == "bouncer":
         shopper.visits = [[Step("pageview", landing, dwell_s=rng.uniform(1, 6))]]
     elif persona == "bot":
-        shopper.visits = [[Step("pageview", p, dwell_s=0.2) for p in ("/", "/product/p1.html", "/product/p2.html", "/cart.html")]]
+        crawl = ("/", "/product/p1.html", "/product/p2.html", "/cart.html")
+        shopper.visits = [[Step("pageview", p, dwell_s=0.2) for p in crawl]]
     elif persona == "researcher":
         picks = rng.sample(CATALOG, k=rng.randint(2, 4))
         visit = [home, Step("search", "/?q=" + picks[0].category, props={"query": picks[0].category}, dwell_s=2)]

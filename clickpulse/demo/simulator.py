@@ -64,6 +64,12 @@ class Simulator:
             event["props"] = props
         return event
 
+    def _page_leave(self, page: dict[str, object], ts: int) -> dict[str, object]:
+        engaged = int(page["_dwell"])  # type: ignore[call-overload]
+        url = page["url"]
+        return {"id": self._event_id(), "type": "page_leave", "ts": ts, "url": url, "engaged_ms": engaged,
+                "scroll_pct": self.rng.randint(10, 100)}  # fmt: skip
+
     async def _post(self, client: httpx.AsyncClient, shopper: Shopper, events: list[dict[str, object]]) -> None:
         body = json.dumps(
             {"write_key": self.write_key, "visitor_id": shopper.visitor_id, "sent_at": now_ms(), "events": events}
@@ -93,8 +99,7 @@ class Simulator:
             last_page: dict[str, object] | None = None
             for step in visit:
                 if step.type == "pageview" and last_page is not None and shopper.persona != "bot":
-                    pending.append({"id": self._event_id(), "type": "page_leave", "ts": clock, "url": last_page["url"],
-                                    "engaged_ms": int(last_page["_dwell"]), "scroll_pct": self.rng.randint(10, 100)})  # fmt: skip
+                    pending.append(self._page_leave(last_page, clock))
                 event = self._wire(step, clock, referrer)
                 if step.type == "purchase":
                     purchase_at = clock
@@ -110,8 +115,7 @@ class Simulator:
                 else:
                     clock += int(step.dwell_s * 1000)
             if last_page is not None and shopper.persona not in ("bot", "bouncer"):
-                pending.append({"id": self._event_id(), "type": "page_leave", "ts": clock, "url": last_page["url"],
-                                "engaged_ms": int(last_page["_dwell"]), "scroll_pct": self.rng.randint(10, 100)})  # fmt: skip
+                pending.append(self._page_leave(last_page, clock))
             if pending:
                 await self._post(client, shopper, pending)
         self.progress.shoppers_done += 1

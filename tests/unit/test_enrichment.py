@@ -26,7 +26,7 @@ def incoming(**kw: object) -> IncomingEvent:
     return msgspec.convert({**base, **kw}, IncomingEvent)
 
 
-def enrich(event: IncomingEvent, *, received: int = 1_000_000_000, ua: str = CHROME, salt: str = "salt"):  # noqa: ANN201
+def enrich(event: IncomingEvent, *, received: int = 1_000_000_000, ua: str = CHROME, salt: str = "salt"):
     return Pipeline().run(event, build_context(SITE, received, "203.0.113.77", ua, "DE", salt))
 
 

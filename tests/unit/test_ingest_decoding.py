@@ -52,7 +52,7 @@ def test_too_many_events_is_a_413() -> None:
     assert err.value.status == 413
 
 
-@pytest.mark.parametrize("body", [b"{bad", b'{"a": NaN}', b'{"a": Infinity}', b"\xff\xfe{}", b""])
+@pytest.mark.parametrize("body", [b"{bad", b'{"a": NaN}', b'{"a": Infinity}', b"\xff\xfe{}", b'{"k": "\xff"}', b""])
 def test_malformed_json_nan_infinity_and_bad_utf8_are_400(body: bytes) -> None:
     with pytest.raises(RequestRejected) as err:
         decode_json(body)

@@ -1,0 +1,22 @@
+"""Shared fixtures: one real stack (Kafka, Redis, ingest, worker, API with chDB) for the e2e and browser tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.running_stack import RunningStack
+
+SHARED_STACK_PORTS = 18000
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    running = RunningStack(Path(tmp_path_factory.mktemp("stack")), SHARED_STACK_PORTS)
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()

@@ -1,0 +1,165 @@
+"""The thin path through every stage, against the real stack: beacon and Segment in, /stats out."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import gzip
+import json
+import time
+import uuid
+
+import httpx
+import msgspec
+from aiokafka import AIOKafkaConsumer
+
+from clickpulse.records import DLQ_TOPIC, DeadLetter
+from tests.running_stack import BROWSER_UA, RunningStack, send_batch, wait_until
+
+MIN_MS = 60_000
+
+
+def pageview(ts: int, path: str) -> dict[str, object]:
+    return {"id": str(uuid.uuid4()), "type": "pageview", "ts": ts, "url": f"https://shop.test{path}"}
+
+
+def test_beacon_batches_appear_in_stats_exactly_once_even_when_retried(stack: RunningStack) -> None:
+    site = stack.create_site("beacon")
+    now = int(time.time() * 1000)
+    # v1: two sessions (a 45 min silence), v2: one session with a bounce, v3: one session.
+    batches = {
+        "v1": [pageview(now - 90 * MIN_MS, "/"), pageview(now - 88 * MIN_MS, "/a"), pageview(now - 40 * MIN_MS, "/b")],
+        "v2": [pageview(now - 10 * MIN_MS, "/")],
+        "v3": [pageview(now - 5 * MIN_MS, "/"), pageview(now - 4 * MIN_MS, "/c"), pageview(now - 3 * MIN_MS, "/d")],
+    }
+    for visitor, events in batches.items():
+        assert send_batch(stack.ingest, site, visitor, events) == 200
+        assert send_batch(stack.ingest, site, visitor, events) == 200  # a retry of the same events
+
+    stats = stack.wait_for_stats(site, {"pageviews": 7, "visitors": 3, "sessions": 4, "bounce_rate": 0.5})
+    assert (stats["pageviews"], stats["visitors"], stats["sessions"], stats["bounce_rate"]) == (7, 3, 4, 0.5)
+
+
+def test_segment_batch_from_a_server_sdk_appears_in_stats(stack: RunningStack) -> None:
+    site = stack.create_site("segment")
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    batch = {
+        "batch": [
+            {"type": "page", "messageId": f"seg-{i}", "anonymousId": f"anon-{i % 2}", "timestamp": stamp,
+             "properties": {"url": f"https://shop.test/p{i}", "title": "P"},
+             "context": {"userAgent": BROWSER_UA, "ip": "198.51.100.7"}}
+            for i in range(4)
+        ] + [
+            {"type": "track", "event": "Product Viewed", "messageId": "seg-pv", "anonymousId": "anon-0",
+             "timestamp": stamp, "properties": {"product_id": "p1"}},
+        ],
+        "sentAt": stamp,
+    }  # fmt: skip
+    auth = "Basic " + base64.b64encode(f"{site['write_key']}:".encode()).decode()
+    response = httpx.post(
+        f"{stack.ingest}/v1/batch",
+        json=batch,
+        headers={"Authorization": auth, "User-Agent": "analytics-python/2.4.0"},
+    )
+    assert response.status_code == 200 and response.json() == {"success": True}
+    stats = stack.wait_for_stats(site, {"pageviews": 4, "visitors": 2})
+    assert (stats["pageviews"], stats["visitors"]) == (4, 2)
+
+
+def test_bad_input_gets_a_clear_4xx_and_the_service_stays_up(stack: RunningStack) -> None:
+    site = stack.create_site("bad-input")
+    url = f"{stack.ingest}/collect"
+    cases = {
+        "malformed json": (b"{not json", {}),
+        "wrong types": (json.dumps({"write_key": site["write_key"], "events": "nope"}).encode(), {}),
+        "unknown write key": (json.dumps({"write_key": "wk_nope", "events": []}).encode(), {}),
+        "oversized body": (b'{"write_key":"x","events":[' + b'"x",' * 40_000 + b'"x"]}', {}),
+        "gzip bomb": (gzip.compress(b"[" + b"0," * 3_000_000 + b"0]"), {"Content-Encoding": "gzip"}),
+        "invalid utf-8": (b'{"write_key": "\xff\xfe", "events": []}', {}),
+        "nan": (b'{"write_key": "k", "events": [], "sent_at": NaN}', {}),
+        "all events invalid": (
+            json.dumps(
+                {"write_key": site["write_key"], "visitor_id": "v", "events": [{"id": "x", "type": 5}]}
+            ).encode(),
+            {},
+        ),
+    }
+    for name, (body, headers) in cases.items():
+        response = httpx.post(url, content=body, headers={"Content-Type": "text/plain", **headers})
+        assert 400 <= response.status_code < 500, (name, response.status_code, response.text)
+        assert "error" in response.json() or response.json().get("rejected"), name
+    mixed = [pageview(int(time.time() * 1000), "/ok"), {"id": "bad", "type": "pageview", "ts": "x"}]
+    response = httpx.post(
+        url,
+        content=json.dumps({"write_key": site["write_key"], "visitor_id": "v", "events": mixed}),
+        headers={"User-Agent": BROWSER_UA},
+    )
+    assert response.status_code == 200 and response.json()["accepted"] == 1 and response.json()["rejected"] == 1
+    assert httpx.get(f"{stack.ingest}/healthz").status_code == 200
+
+
+def test_rejected_events_go_to_the_dead_letter_topic_with_their_reason(stack: RunningStack) -> None:
+    site = stack.create_site("dlq")
+    marker = f"teleport-{uuid.uuid4()}"
+    event = {"id": marker, "type": "teleport", "ts": int(time.time() * 1000)}
+    assert send_batch(stack.ingest, site, "v", [event]) == 400
+
+    async def find() -> DeadLetter | None:
+        consumer = AIOKafkaConsumer(
+            stack.settings.topic(DLQ_TOPIC),
+            bootstrap_servers=stack.settings.kafka_bootstrap,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                for messages in (await consumer.getmany(timeout_ms=1000)).values():
+                    for m in messages:
+                        letter = msgspec.json.decode(m.value, type=DeadLetter)
+                        if marker in letter.raw:
+                            return letter
+        finally:
+            await consumer.stop()
+        return None
+
+    letter = asyncio.run(find())
+    assert letter is not None
+    assert (letter.reason, letter.site_id, letter.endpoint) == ("unknown_event_type", site["site_id"], "collect")
+
+
+def test_realtime_shows_active_visitors_and_pageviews_per_minute(stack: RunningStack) -> None:
+    site = stack.create_site("realtime")
+    now = int(time.time() * 1000)
+    for n in range(3):
+        send_batch(stack.ingest, site, f"rt{n}", [pageview(now - 1000, "/live"), pageview(now, "/live/2")])
+    headers = {"Authorization": f"Bearer {site['read_key']}"}
+
+    def snapshot() -> dict[str, object] | None:
+        body = httpx.get(f"{stack.api}/v1/sites/{site['site_id']}/realtime", headers=headers).json()
+        return body if body["active_visitors"] == 3 and body["pageviews_last_30_min"] == 6 else None
+
+    body = wait_until(snapshot, timeout_s=30)
+    assert body, httpx.get(f"{stack.api}/v1/sites/{site['site_id']}/realtime", headers=headers).json()
+    assert len(body["pageviews_per_minute"]) == 30
+    assert {p["name"] for p in body["top_pages"]} == {"/live", "/live/2"}
+
+
+def test_the_api_requires_the_sites_read_key(stack: RunningStack) -> None:
+    site = stack.create_site("auth")
+    other = stack.create_site("auth-other")
+    path = f"{stack.api}/v1/sites/{site['site_id']}/stats"
+    assert httpx.get(path).status_code == 401
+    assert httpx.get(path, headers={"Authorization": f"Bearer {other['read_key']}"}).status_code == 403
+    assert httpx.get(path, headers={"Authorization": f"Bearer {site['read_key']}"}).status_code == 200
+    bad_range = httpx.get(path, params={"from": "tomorrow"}, headers={"Authorization": f"Bearer {site['read_key']}"})
+    assert bad_range.status_code == 400
+
+
+def test_dashboard_openapi_and_tracker_script_are_served(stack: RunningStack) -> None:
+    assert "EventSource" in httpx.get(f"{stack.api}/").text
+    spec = httpx.get(f"{stack.api}/openapi.json").json()
+    assert "/v1/sites/{site_id}/stats" in spec["paths"] and "/v1/sites/{site_id}/realtime" in spec["paths"]
+    script = httpx.get(f"{stack.ingest}/cp.js")
+    assert script.status_code == 200 and "max-age" in script.headers["cache-control"]
+    assert httpx.get(f"{stack.ingest}/cp.js", headers={"If-None-Match": script.headers["etag"]}).status_code == 304

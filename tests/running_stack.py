@@ -1,0 +1,198 @@
+"""Runs the real `clickpulse up` in a subprocess for end-to-end tests, on ports of its own."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from clickpulse.settings import REPO_ROOT, Settings
+
+READY_LINE = "Ctrl-C stops everything."
+BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+
+
+def port_env(base: int) -> dict[str, str]:
+    """A set of ports derived from one base, so several stacks can run side by side."""
+    return {
+        "CLICKPULSE_API_PORT": str(base),
+        "CLICKPULSE_INGEST_PORT": str(base + 1),
+        "CLICKPULSE_DEMO_SHOP_PORT": str(base + 2),
+        "CLICKPULSE_KAFKA_BOOTSTRAP": f"127.0.0.1:{base + 10}",
+        "CLICKPULSE_KAFKA_CONTROLLER_PORT": str(base + 11),
+        "CLICKPULSE_REDIS_URL": f"redis://127.0.0.1:{base + 20}/0",
+        "CLICKPULSE_SESSION_SWEEP_S": "1",
+    }
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is as good as gone
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+class RunningStack:
+    def __init__(self, data_dir: Path, port_base: int) -> None:
+        self.data_dir = data_dir
+        self.env = {**os.environ, **port_env(port_base), "CLICKPULSE_DATA_DIR": str(data_dir)}
+        self.settings = Settings(**{k.removeprefix("CLICKPULSE_").lower(): v for k, v in self.env.items()
+                                    if k.startswith("CLICKPULSE_")})  # fmt: skip
+        self.process: subprocess.Popen[str] | None = None
+        self.output: list[str] = []
+        self.last_pids: dict[str, int] = {}
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.settings.api_port}"
+
+    @property
+    def ingest(self) -> str:
+        return f"http://127.0.0.1:{self.settings.ingest_port}"
+
+    def ports(self) -> list[int]:
+        s = self.settings
+        return [s.api_port, s.ingest_port, int(s.kafka_bootstrap.rsplit(":", 1)[1]), s.kafka_controller_port,
+                int(s.redis_url.rsplit(":", 1)[1].split("/")[0])]  # fmt: skip
+
+    def start(self, timeout_s: float = 240) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "clickpulse.cli", "up"],
+            cwd=REPO_ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        ready = threading.Event()
+
+        def pump(stream: Any) -> None:
+            for line in stream:
+                self.output.append(line.rstrip())
+                if READY_LINE in line:
+                    ready.set()
+
+        threading.Thread(target=pump, args=(self.process.stdout,), daemon=True).start()
+        deadline = time.monotonic() + timeout_s
+        while not ready.wait(0.5):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("clickpulse up did not come up:\n" + "\n".join(self.output[-40:]))
+        self.last_pids = self.pids()
+
+    def pids(self) -> dict[str, int]:
+        state = json.loads((self.data_dir / "stack.json").read_text())
+        return {"supervisor": state["supervisor_pid"], **state["services"]}
+
+    def stop(self, sig: int = signal.SIGINT) -> None:
+        """What Ctrl-C does; waits for `up` to exit."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        with_pids = (self.data_dir / "stack.json").exists()
+        if with_pids:
+            self.last_pids = self.pids()
+        self.process.send_signal(sig)
+        try:
+            self.process.wait(90)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+            raise
+
+    def clickpulse(self, *args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "clickpulse.cli", *args], env=self.env, cwd=REPO_ROOT, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def create_site(self, name: str, *origins: str) -> dict[str, str]:
+        args = ["site", "create", name]
+        for origin in origins:
+            args += ["--origin", origin]
+        return json.loads(self.clickpulse(*args))
+
+    def wait_for_stats(self, site: dict[str, str], expected: dict[str, Any], timeout_s: float = 90) -> dict[str, Any]:
+        """Poll /stats until the expected figures show up; return the last answer either way."""
+        last: dict[str, Any] = {}
+
+        def check() -> bool:
+            nonlocal last
+            last = self.stats(site)
+            return all(last.get(k) == v for k, v in expected.items())
+
+        wait_until(check, timeout_s)
+        return last
+
+    def stats(self, site: dict[str, str], **params: str) -> dict[str, Any]:
+        response = httpx.get(
+            f"{self.api}/v1/sites/{site['site_id']}/stats",
+            params=params,
+            headers={"Authorization": f"Bearer {site['read_key']}"},
+            timeout=30,
+        )
+        response.raise_for_status()
+        return response.json()
+
+
+def wait_until(check: Callable[[], Any], timeout_s: float = 90, every_s: float = 1.0) -> Any:
+    """Poll until check() returns a truthy value; return it, or the last value on timeout."""
+    deadline = time.monotonic() + timeout_s
+    value = None
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+        except httpx.HTTPError:
+            value = None
+        if value:
+            return value
+        time.sleep(every_s)
+    return value
+
+
+def send_batch(
+    ingest: str, site: dict[str, str], visitor: str, events: list[dict[str, Any]], retry_s: float = 300
+) -> int:
+    """POST like the beacon, retrying the same event ids on connection errors and 5xx, as its retry queue does."""
+    body = json.dumps(
+        {"write_key": site["write_key"], "visitor_id": visitor, "sent_at": int(time.time() * 1000), "events": events}
+    )
+    deadline = time.monotonic() + retry_s
+    while True:
+        try:
+            response = httpx.post(
+                f"{ingest}/collect", content=body, headers={"Content-Type": "text/plain", "User-Agent": BROWSER_UA},
+                timeout=10,
+            )  # fmt: skip
+            if response.status_code < 500:
+                return response.status_code
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError("ingest did not accept the batch")
+        time.sleep(0.5)

@@ -1,0 +1,87 @@
+"""The loader against real Kafka and embedded chDB: redelivered records change no figure."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from api.queries import StatsQueries
+from clickhouse.client import connect
+from clickhouse.loader import Loader
+from clickhouse.migrate import apply_migrations
+from clickpulse.records import EVENTS_TOPIC, SESSIONS_TOPIC, EnrichedEvent, Session, event_encoder
+from clickpulse.settings import Settings
+from clickpulse.topics import ensure_topics
+from tests.running_stack import RunningStack
+
+pytestmark = pytest.mark.integration
+NOW = 1_790_000_000_000
+
+
+def events() -> list[EnrichedEvent]:
+    return [
+        EnrichedEvent(
+            event_id=f"e{i}", site_id="s", visitor_id=f"v{i % 3}", type="pageview", ts=NOW + i, received_at=NOW
+        )
+        for i in range(10)
+    ]
+
+
+def sessions() -> list[Session]:
+    common = {"site_id": "s", "visitor_id": "v0", "start": NOW, "end": NOW + 5000}
+    return [
+        Session(session_id="a", version=1, pageviews=1, **common),
+        Session(session_id="a", version=3, pageviews=4, bounce=False, **common),
+        Session(session_id="b", version=2, pageviews=1, **common),
+        Session(session_id="b", version=5, pageviews=1, deleted=True, **common),  # merged into "a"
+    ]
+
+
+async def produce(settings: Settings, records: list[tuple[str, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True)
+    await producer.start()
+    try:
+        for topic, value in records:
+            await producer.send_and_wait(topic, value, key=b"s:v")
+    finally:
+        await producer.stop()
+
+
+async def load_until(loader: Loader, rows: int) -> None:
+    stop = asyncio.Event()
+    task = asyncio.create_task(loader.run(stop))
+    for _ in range(300):
+        if loader.loaded >= rows:
+            break
+        await asyncio.sleep(0.1)
+    stop.set()
+    await asyncio.wait_for(task, 30)
+
+
+def test_redelivered_events_and_session_versions_count_once(stack: RunningStack, tmp_path: Path) -> None:
+    settings = stack.settings.model_copy(
+        update={"topic_prefix": f"it-{uuid.uuid4().hex[:8]}-", "clickhouse_dsn": f"chdb://{tmp_path / 'ch'}"}
+    )
+    client = connect(settings)
+    apply_migrations(client, settings.clickhouse_database)
+    asyncio.run(ensure_topics(settings))
+    ev_topic, s_topic = settings.topic(EVENTS_TOPIC), settings.topic(SESSIONS_TOPIC)
+    records = [(ev_topic, event_encoder.encode(e)) for e in events()]
+    records += [(s_topic, event_encoder.encode(s)) for s in sessions()]
+    asyncio.run(produce(settings, records))
+    asyncio.run(load_until(Loader(settings, client), rows=14))
+    # The same records again, as after a crash between insert and offset commit.
+    asyncio.run(produce(settings, records))
+    second = Loader(settings, client)
+    asyncio.run(load_until(second, rows=14))
+    assert second.loaded == 14
+
+    frm, to = dt.datetime.fromtimestamp(NOW / 1000 - 60, dt.UTC), dt.datetime.fromtimestamp(NOW / 1000 + 60, dt.UTC)
+    stats = StatsQueries(client, settings.clickhouse_database).stats("s", frm, to, include_bots=False)
+    assert (stats["pageviews"], stats["visitors"], stats["sessions"]) == (10, 3, 1)
+    assert stats["bounce_rate"] == 0.0

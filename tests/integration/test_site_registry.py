@@ -1,0 +1,46 @@
+"""Sites in real Redis: keys are issued, read keys are stored only hashed, revoked sites stop working."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import redis.asyncio as aioredis
+
+from clickpulse.sites import SITES_KEY, SiteRegistry
+from ingest.site_cache import SiteCache
+from tests.running_stack import RunningStack
+
+pytestmark = pytest.mark.integration
+
+
+def test_read_keys_are_hashed_checked_and_revocable(stack: RunningStack) -> None:
+    async def scenario() -> None:
+        redis = aioredis.Redis.from_url(stack.settings.redis_url)
+        try:
+            registry = SiteRegistry(redis)
+            created = await registry.create("registry-test", ["https://shop.test"])
+            raw = await redis.hget(SITES_KEY, created.site_id)
+            assert created.read_key.encode() not in raw
+            assert await registry.check_read_key(created.site_id, created.read_key) is not None
+            assert await registry.check_read_key(created.site_id, "rk_wrong") is None
+
+            cache = SiteCache(redis)
+            await cache.refresh()
+            site = await cache.by_write_key(created.write_key)
+            assert site is not None and site.origins == ["https://shop.test"]
+
+            assert await registry.revoke(created.site_id)
+            await cache.refresh()
+            assert await cache.by_write_key(created.write_key) is None
+            assert await registry.check_read_key(created.site_id, created.read_key) is None
+        finally:
+            await redis.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_cli_site_list_shows_created_sites_without_read_keys(stack: RunningStack) -> None:
+    created = stack.create_site("listed", "https://a.test")
+    listing = stack.clickpulse("site", "list")
+    assert created["site_id"] in listing and created["read_key"] not in listing

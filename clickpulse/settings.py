@@ -46,8 +46,6 @@ class Settings(BaseSettings):
     spool_max_bytes: int = 512 * 1024 * 1024
     # Forwarding headers are trusted only from these peers (comma-separated IPs).
     trusted_proxies: str = ""
-    # Clock skew beyond this is treated as a broken client clock and clamped.
-    max_clock_skew_s: int = 7 * 24 * 3600
 
     # Sessions
     session_gap_s: int = 30 * 60
@@ -62,14 +60,10 @@ class Settings(BaseSettings):
     worker_id: str = "clickpulse-worker"
     worker_batch_size: int = 2000
     worker_batch_within_s: float = 0.2
-    worker_web_port: int = 6066
 
     # Loader
     loader_batch_size: int = 5000
     loader_flush_s: float = 0.5
-
-    # Live state
-    active_window_s: int = 300
 
     @property
     def ingest_url(self) -> str:

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from clickpulse.records import DLQ_TOPIC, EVENTS_TOPIC, DeadLetter, EnrichedEvent, event_encoder
+from clickpulse.records import DLQ_TOPIC, EVENTS_TOPIC, DeadLetter, event_encoder
 from clickpulse.settings import Settings
 from clickpulse.sites import Site
 from ingest.body import decode_json, read_limited
@@ -215,9 +215,8 @@ def create_app(settings: Settings) -> Starlette:
         return _json(200, {"status": "ok"})
 
     async def readyz(request: Request) -> Response:
-        ready = sink.ready or (sink.spool.has_pending is False and sink.ready)
         body = {"kafka": sink.ready, "spooled_bytes": sink.spool.size_bytes}
-        return _json(200 if ready else 503, body)
+        return _json(200 if sink.ready else 503, body)
 
     async def metrics_page(request: Request) -> Response:
         gauges = {"spool_bytes": float(sink.spool.size_bytes), "kafka_up": float(sink.ready)}
@@ -250,6 +249,3 @@ def create_app(settings: Settings) -> Starlette:
         routes.append(Route(f"/v1/{kind}", segment(kind), methods=["POST"]))
     routes.append(Route("/v1/{path:path}", preflight, methods=["OPTIONS"]))
     return Starlette(routes=routes, lifespan=lifespan)
-
-
-__all__ = ["EnrichedEvent", "create_app"]

@@ -79,9 +79,9 @@ class RunningStack:
         return [s.api_port, s.ingest_port, int(s.kafka_bootstrap.rsplit(":", 1)[1]), s.kafka_controller_port,
                 int(s.redis_url.rsplit(":", 1)[1].split("/")[0])]  # fmt: skip
 
-    def start(self, timeout_s: float = 240) -> None:
+    def start(self, timeout_s: float = 240, args: list[str] | None = None) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "clickpulse.cli", "up"],
+            [sys.executable, "-m", "clickpulse.cli", "up", *(args or [])],
             cwd=REPO_ROOT,
             env=self.env,
             stdout=subprocess.PIPE,

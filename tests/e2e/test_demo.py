@@ -1,0 +1,40 @@
+"""`clickpulse up --demo`: a demo site, the demo shop, simulated shoppers, and the dashboard URL."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.running_stack import RunningStack, wait_until
+
+
+def test_up_with_demo_serves_the_shop_and_its_traffic_reaches_the_dashboard(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    running = RunningStack(Path(tmp_path_factory.mktemp("demo")), 18200)
+    running.start(args=["--demo", "--visitors", "30"])
+    try:
+        printed = "\n".join(running.output)
+        url = re.search(r"Dashboard: (http://\S+)#site=(\S+)&key=(\S+)", printed)
+        assert url, printed
+        site = {"site_id": url.group(2), "read_key": url.group(3)}
+        assert "EventSource" in httpx.get(url.group(1)).text
+        shop = httpx.get(f"http://127.0.0.1:{running.settings.demo_shop_port}/product/p1.html").text
+        assert 'data-cp-product="p1"' in shop
+        config = httpx.get(f"http://127.0.0.1:{running.settings.demo_shop_port}/config.js").text
+        assert json.loads(config.split("=", 1)[1].rstrip(";\n"))["api"] == running.ingest
+
+        def moving() -> dict[str, object] | None:
+            stats = running.stats(site)
+            return stats if stats["pageviews"] > 30 and stats["sessions"] > 10 and stats["revenue"] > 0 else None
+
+        assert wait_until(moving, timeout_s=120), running.stats(site)
+        headers = {"Authorization": f"Bearer {site['read_key']}"}
+        live = httpx.get(f"{running.api}/v1/sites/{site['site_id']}/realtime", headers=headers).json()
+        assert live["active_visitors"] > 0 and live["top_products"]
+    finally:
+        running.stop()

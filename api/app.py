@@ -10,11 +10,12 @@ from pathlib import Path
 
 import orjson
 import redis.asyncio as aioredis
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.responses import StreamingResponse
 
 from api.auth import ReadKeyAuth
+from api.intent_feed import BadCursor, IntentFeed
 from api.queries import StatsQueries
 from api.realtime import RealtimeReader
 from api.time_range import time_range
@@ -44,6 +45,7 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
         client = connect(settings)
         await asyncio.to_thread(apply_migrations, client, settings.clickhouse_database)
         state["queries"] = StatsQueries(client, settings.clickhouse_database)
+        state["intent"] = IntentFeed(client, settings.clickhouse_database)
         stop = asyncio.Event()
         loader_task = None
         if with_loader:
@@ -92,6 +94,23 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
         queries = state["queries"]
         assert isinstance(queries, StatsQueries)
         return await asyncio.to_thread(queries.stats, site_id, start, end, include_bots)
+
+    @app.get("/v1/sites/{site_id}/intent", tags=["crm"])
+    async def intent_signals(
+        request: Request,
+        site_id: str,
+        cursor: str | None = Query(None, description="next_cursor of the previous page; omit to start"),
+        limit: int = Query(100, ge=1, le=1000),
+    ) -> dict[str, object]:
+        """Purchase-intent signals (high_intent, abandoned_cart, returning_customer) with reasons.
+        Pages never repeat or skip a signal, even while new ones arrive."""
+        await auth.site(request, site_id)
+        feed = state["intent"]
+        assert isinstance(feed, IntentFeed)
+        try:
+            return await asyncio.to_thread(feed.page, site_id, cursor, limit)
+        except BadCursor as exc:
+            raise HTTPException(400, {"error": "bad_cursor", "detail": str(exc)}) from None
 
     @app.get("/v1/sites/{site_id}/realtime", tags=["live"])
     async def realtime_now(request: Request, site_id: str) -> dict[str, object]:

@@ -1,5 +1,5 @@
-"""Kafka to ClickHouse. Offsets are committed only after the rows are written; the tables are
-ReplacingMergeTrees keyed by event id, session id and signal offset, so a redelivered batch
+"""Kafka to ClickHouse. Offsets are committed only after the rows are written, and every table folds
+copies together (events by id, sessions by id and version, signals by id), so a redelivered batch
 changes no figure."""
 
 from __future__ import annotations
@@ -8,16 +8,28 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from clickhouse_connect.driver.client import Client
 
-from clickhouse.rows import EVENT_COLUMNS, SESSION_COLUMNS, SIGNAL_COLUMNS, event_row, session_row, signal_row
+from clickhouse.rows import (
+    EVENT_COLUMNS,
+    IDENTITY_COLUMNS,
+    SESSION_COLUMNS,
+    SIGNAL_COLUMNS,
+    event_row,
+    identity_row,
+    session_row,
+    signal_row,
+)
 from clickpulse.records import (
     EVENTS_TOPIC,
+    IDENTITIES_TOPIC,
     INTENT_TOPIC,
     SESSIONS_TOPIC,
     event_decoder,
+    identity_decoder,
     session_decoder,
     signal_decoder,
 )
@@ -27,26 +39,33 @@ log = logging.getLogger(__name__)
 LOADER_GROUP = "clickpulse-loader"
 
 
+@dataclass(frozen=True, slots=True)
+class Target:
+    table: str
+    columns: list[str]
+    row: Callable[[ConsumerRecord], list[object]]
+
+
 class Loader:
     def __init__(self, settings: Settings, client: Client) -> None:
         self.settings = settings
         self.client = client
         db = settings.clickhouse_database
-        self.targets: dict[str, tuple[str, list[str], Callable[[ConsumerRecord], list[object]]]] = {
-            settings.topic(EVENTS_TOPIC): (
-                f"{db}.events",
-                EVENT_COLUMNS,
-                lambda m: event_row(event_decoder.decode(m.value)),
+        self.signals_topic = settings.topic(INTENT_TOPIC)
+        self.targets: dict[str, Target] = {
+            settings.topic(EVENTS_TOPIC): Target(
+                f"{db}.events", EVENT_COLUMNS, lambda m: event_row(event_decoder.decode(m.value))
             ),
-            settings.topic(SESSIONS_TOPIC): (
-                f"{db}.sessions",
-                SESSION_COLUMNS,
-                lambda m: session_row(session_decoder.decode(m.value)),
+            settings.topic(SESSIONS_TOPIC): Target(
+                f"{db}.sessions", SESSION_COLUMNS, lambda m: session_row(session_decoder.decode(m.value))
             ),
-            settings.topic(INTENT_TOPIC): (
+            self.signals_topic: Target(
                 f"{db}.intent_signals",
                 SIGNAL_COLUMNS,
                 lambda m: signal_row(signal_decoder.decode(m.value), m.partition, m.offset),
+            ),
+            settings.topic(IDENTITIES_TOPIC): Target(
+                f"{db}.identity_links", IDENTITY_COLUMNS, lambda m: identity_row(identity_decoder.decode(m.value))
             ),
         }
         self.loaded = 0
@@ -63,21 +82,41 @@ class Loader:
             client_id="clickpulse-loader",
         )
 
+    def _new_signals(self, rows: list[list[object]]) -> list[list[object]]:
+        """A worker that crashed may emit a signal again at a new offset: keep only ids not yet stored.
+        One visitor's signals always land in one partition, which only this loader writes."""
+        ids = list({str(r[1]) for r in rows})
+        stored = {
+            row[0]
+            for row in self.client.query(
+                f"SELECT id FROM {self.settings.clickhouse_database}.intent_signals WHERE id IN {{ids:Array(String)}}",
+                parameters={"ids": ids},
+            ).result_rows
+        }
+        fresh, seen = [], set(stored)
+        for row in rows:
+            if row[1] not in seen:
+                seen.add(row[1])
+                fresh.append(row)
+        return fresh
+
     def write(self, messages: list[ConsumerRecord]) -> int:
         """Convert and insert one polled batch; return the row count."""
         rows: dict[str, list[list[object]]] = {topic: [] for topic in self.targets}
         for message in messages:
             try:
-                rows[message.topic].append(self.targets[message.topic][2](message))
+                rows[message.topic].append(self.targets[message.topic].row(message))
             except Exception:
                 # A record we cannot decode is a producer bug; skip it loudly rather than stall.
                 self.failed_records += 1
                 log.exception("undecodable record at %s:%s:%s", message.topic, message.partition, message.offset)
+        if rows[self.signals_topic]:
+            rows[self.signals_topic] = self._new_signals(rows[self.signals_topic])
         written = 0
         for topic, batch in rows.items():
             if batch:
-                table, columns, _ = self.targets[topic]
-                self.client.insert(table, batch, column_names=columns)
+                target = self.targets[topic]
+                self.client.insert(target.table, batch, column_names=target.columns)
                 written += len(batch)
         return written
 

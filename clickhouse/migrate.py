@@ -25,8 +25,10 @@ def apply_migrations(client: Client, database: str) -> list[str]:
     for name, sql in migration_files():
         if name in done:
             continue
-        for statement in (s.strip() for s in sql.format(db=database).split(";")):
-            if statement and not all(line.startswith("--") for line in statement.splitlines()):
+        # Comments go first: they may contain ";", which separates statements.
+        code = "\n".join(line for line in sql.format(db=database).splitlines() if not line.lstrip().startswith("--"))
+        for statement in (part.strip() for part in code.split(";")):
+            if statement:
                 client.command(statement)
         client.insert(f"{database}.schema_migrations", [[name]], column_names=["name"])
         applied.append(name)

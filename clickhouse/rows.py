@@ -6,7 +6,7 @@ import datetime as dt
 
 import msgspec
 
-from clickpulse.records import EnrichedEvent, IntentSignal, Session
+from clickpulse.records import EnrichedEvent, IdentityLink, IntentSignal, Session
 
 UTC = dt.UTC
 
@@ -57,3 +57,10 @@ def signal_row(s: IntentSignal, partition: int, offset: int) -> list[object]:
         s.site_id, s.id, s.kind, s.visitor_id, s.customer_id, s.score, s.reasons, s.products, _time(s.at),
         partition, offset,
     ]  # fmt: skip
+
+
+IDENTITY_COLUMNS = ["site_id", "visitor_id", "customer_id", "at"]
+
+
+def identity_row(link: IdentityLink) -> list[object]:
+    return [link.site_id, link.visitor_id, link.customer_id, _time(link.at)]

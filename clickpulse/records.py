@@ -14,6 +14,7 @@ EVENTS_TOPIC: Final = "events"
 DLQ_TOPIC: Final = "events.dlq"
 SESSIONS_TOPIC: Final = "sessions"
 INTENT_TOPIC: Final = "intent"
+IDENTITIES_TOPIC: Final = "identities"
 
 # Event types the pipeline understands. Anything else arrives as "custom" with a name.
 EVENT_TYPES: Final = frozenset(
@@ -144,9 +145,19 @@ class IntentSignal(msgspec.Struct, omit_defaults=True):
     products: list[str] = []
 
 
+class IdentityLink(msgspec.Struct):
+    """A visitor was identified as a CRM customer; the warehouse can attribute their earlier history."""
+
+    site_id: str
+    visitor_id: str
+    customer_id: str
+    at: int  # ms, event time of the identify
+
+
 event_encoder: Final = msgspec.json.Encoder()
 event_decoder: Final = msgspec.json.Decoder(EnrichedEvent)
 events_decoder: Final = msgspec.json.Decoder(list[EnrichedEvent])
 session_decoder: Final = msgspec.json.Decoder(Session)
 signal_decoder: Final = msgspec.json.Decoder(IntentSignal)
 dead_letter_decoder: Final = msgspec.json.Decoder(DeadLetter)
+identity_decoder: Final = msgspec.json.Decoder(IdentityLink)

@@ -58,6 +58,10 @@ class Settings(BaseSettings):
 
     # Worker
     worker_id: str = "clickpulse-worker"
+    # Tells workers of one group apart (their local table files, their heartbeat).
+    worker_instance: str = "w1"
+    # memory:// or clickpulse-rocksdb:// (RocksDB through rocksdict, under data_dir/worker/<instance>).
+    worker_store: str = "clickpulse-rocksdb://"
     worker_batch_size: int = 2000
     worker_batch_within_s: float = 0.2
 

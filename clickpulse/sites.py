@@ -29,6 +29,8 @@ class Site(msgspec.Struct, omit_defaults=True):
     # Consent default for the beacon: "granted" | "denied".
     consent_default: str = "granted"
     session_gap_s: int = 0  # 0 = the settings' default
+    # Overrides of stream_jobs.intent.IntentSettings fields (weights, half-life, threshold ...).
+    intent: dict[str, float] = {}
 
 
 class CreatedSite(msgspec.Struct):

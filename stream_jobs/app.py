@@ -1,4 +1,8 @@
-"""The Faust app: topics, the visitor table, and the agents wired to the pure logic modules."""
+"""The Faust app: topics, the visitor table, and the agents wired to the pure logic modules.
+
+One table row per visitor (key = the events' key, site:visitor) holds their sessions and intent
+state, written once per batch.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +13,21 @@ import faust
 import redis.asyncio as aioredis
 from faust.types import EventT
 
+from clickpulse import live_keys
 from clickpulse.records import (
     EVENTS_TOPIC,
+    IDENTITIES_TOPIC,
+    INTENT_TOPIC,
     SESSIONS_TOPIC,
     EnrichedEvent,
+    IdentityLink,
+    IntentSignal,
     Session,
     event_decoder,
     event_encoder,
 )
 from clickpulse.settings import Settings, get_settings
+from stream_jobs import intent, rocksdb_store  # noqa: F401 - registers the table store
 from stream_jobs.live_state import LiveState
 from stream_jobs.sessionizer import (
     VisitorState,
@@ -28,31 +38,42 @@ from stream_jobs.sessionizer import (
     state_decoder,
     state_encoder,
 )
-
-HEARTBEAT_KEY = "cp:worker:{worker}:heartbeat"
+from stream_jobs.site_settings import SiteSettings
 
 
 def windowing(settings: Settings) -> Windowing:
     return Windowing(settings.session_gap_s * 1000, settings.session_grace_s * 1000, settings.session_max_s * 1000)
 
 
+def visitor(state: VisitorState, session_index: int) -> intent.Visitor:
+    return intent.Visitor(state.site_id, state.visitor_id, state.customer_id, session_index)
+
+
 def create_app(settings: Settings) -> faust.App:
+    datadir = settings.data_dir / "worker" / settings.worker_instance
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.worker_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
-        store="memory://",
-        datadir=str(settings.data_dir / "worker"),
+        store=settings.worker_store,
+        datadir=str(datadir),
         topic_partitions=settings.topic_partitions,
         consumer_auto_offset_reset="earliest",
         web_enabled=False,
+        key_serializer="raw",
+        value_serializer="raw",
         producer_acks=-1,
         broker_commit_every=settings.worker_batch_size,
     )
-    events_topic = app.topic(
-        settings.topic(EVENTS_TOPIC), key_type=bytes, value_type=bytes, partitions=settings.topic_partitions
-    )
-    sessions_topic = app.topic(
-        settings.topic(SESSIONS_TOPIC), key_type=bytes, value_type=bytes, partitions=settings.topic_partitions
+
+    def topic(name: str) -> faust.TopicT:
+        return app.topic(settings.topic(name), key_type=bytes, value_type=bytes, partitions=settings.topic_partitions)
+
+    events_topic, sessions_topic, intent_topic, identities_topic = (
+        topic(EVENTS_TOPIC),
+        topic(SESSIONS_TOPIC),
+        topic(INTENT_TOPIC),
+        topic(IDENTITIES_TOPIC),
     )
     # Keyed by the events' own key; use_partitioner puts each key in the changelog partition the
     # default partitioner gives it, which is the partition the key's events arrive on.
@@ -66,22 +87,25 @@ def create_app(settings: Settings) -> faust.App:
     )
     redis = aioredis.Redis.from_url(settings.redis_url)
     live = LiveState(redis)
+    site_settings = SiteSettings(redis)
     w = windowing(settings)
     reemitted_generation = [-1]
 
-    async def emit(records: list[Session]) -> None:
-        for record in records:
-            key = f"{record.site_id}:{record.visitor_id}".encode()
-            await sessions_topic.send(key=key, value=event_encoder.encode(record))
+    async def emit(sessions: list[Session], signals: list[IntentSignal], links: list[IdentityLink]) -> None:
+        for records, out in ((sessions, sessions_topic), (signals, intent_topic), (links, identities_topic)):
+            for record in records:
+                key = f"{record.site_id}:{record.visitor_id}".encode()
+                await out.send(key=key, value=event_encoder.encode(record))
 
     def load(key: bytes, first: EnrichedEvent) -> VisitorState:
         raw = visitors.get(key)
         return state_decoder.decode(raw) if raw else VisitorState(site_id=first.site_id, visitor_id=first.visitor_id)
 
     @app.agent(events_topic, concurrency=1)
-    async def sessionize(stream: faust.StreamT) -> None:
+    async def process(stream: faust.StreamT) -> None:
         batch: list[EventT]
         async for batch in stream.take_events(settings.worker_batch_size, within=settings.worker_batch_within_s):
+            await site_settings.refresh_if_stale()
             wall = int(time.time() * 1000)
             per_visitor: dict[bytes, list[tuple[int, EnrichedEvent]]] = defaultdict(list)
             decoded: list[EnrichedEvent] = []
@@ -90,35 +114,50 @@ def create_app(settings: Settings) -> faust.App:
                 decoded.append(record)
                 per_visitor[event.message.key].append((event.message.offset, record))
             late: Counter[str] = Counter()
-            out: list[Session] = []
+            sessions: list[Session] = []
+            signals: list[IntentSignal] = []
+            links: list[IdentityLink] = []
             for key, items in per_visitor.items():
                 state = load(key, items[0][1])
                 result = apply(state, items, w, wall)
+                tuning = site_settings.intent(state.site_id)
+                for event, session_index in result.applied:
+                    if not event.is_bot:
+                        signals += intent.observe(state.intent, event, visitor(state, session_index), tuning)
+                    if event.type == "identify" and result.new_customer:
+                        links.append(IdentityLink(state.site_id, state.visitor_id, state.customer_id, event.ts))
                 visitors[key] = state_encoder.encode(state)
-                out.extend(result.emitted)
+                sessions += result.emitted
                 if result.late:
                     late[state.site_id] += result.late
-            await emit(out)
+            await emit(sessions, signals, links)
             await live.record(decoded, late, wall)
 
     @app.timer(interval=settings.session_sweep_s)
-    async def close_sessions() -> None:
+    async def sweep() -> None:
+        """Close idle sessions, flag abandoned carts, and after a rebalance re-emit what the table holds."""
         wall = int(time.time() * 1000)
-        await redis.set(HEARTBEAT_KEY.format(worker=settings.worker_id), wall, ex=30)
+        await redis.set(live_keys.worker_heartbeat(settings.worker_instance), wall, ex=30)
         if app.rebalancing or not app.tables.recovery.completed.is_set():
             return
-        # After a restart or rebalance, re-emit what the table holds: a crash may have lost the
-        # last batch's outputs while its table writes survived. Same versions, so it is idempotent.
+        # A crash may have lost the last batch's outputs while its table writes survived;
+        # re-emitting the same versions is idempotent downstream.
         reemit = app.consumer_generation_id != reemitted_generation[0]
         for key, raw in list(visitors.items()):
             if raw is None:
                 continue
             state = state_decoder.decode(raw)
-            if reemit:
-                await emit(current_records(state))
             closed = close_idle(state, w, wall)
             if closed:
-                await emit(closed)
+                intent.session_ended(state.intent, wall)
+            abandoned = intent.check_abandoned(
+                state.intent, visitor(state, state.sessions_started), wall, site_settings.intent(state.site_id)
+            )
+            signals = [abandoned] if abandoned else []
+            if reemit:
+                closed = current_records(state)
+            if closed or signals:
+                await emit(closed, signals, [])
                 visitors[key] = state_encoder.encode(state)
         reemitted_generation[0] = app.consumer_generation_id
 

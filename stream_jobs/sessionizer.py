@@ -15,11 +15,12 @@ Pure logic, no Faust: the agent keeps one VisitorState per visitor in a table an
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgspec
 
 from clickpulse.records import EnrichedEvent, Session
+from stream_jobs.intent import IntentState
 
 BOUNCE_ENGAGED_MS = 10_000
 
@@ -46,6 +47,7 @@ class SessionState(msgspec.Struct, omit_defaults=True):
     revenue: float = 0.0
     is_bot: bool = False
     closed: bool = False
+    ordinal: int = 0  # this visitor's n-th session (1-based); merges keep the smaller
     emitted_id: str = ""  # the id this session was last emitted under ("" = never emitted)
     event_ids: list[str] = []
 
@@ -58,8 +60,10 @@ class VisitorState(msgspec.Struct, omit_defaults=True):
     last_offset: int = -1  # highest source offset applied; redelivered offsets are skipped
     version: int = 0
     late_events: int = 0
+    sessions_started: int = 0
     customer_id: str = ""
     sessions: list[SessionState] = []
+    intent: IntentState = msgspec.field(default_factory=IntentState)
 
 
 ENTRY_FIELDS = (
@@ -179,9 +183,11 @@ def _emit(state: VisitorState, session: SessionState, out: list[Session]) -> Non
 @dataclass(slots=True)
 class ApplyResult:
     emitted: list[Session]
+    # Events that joined a session, each with the ordinal of its session, for the intent model.
+    applied: list[tuple[EnrichedEvent, int]] = field(default_factory=list)
     late: int = 0
     duplicates: int = 0
-    applied: int = 0
+    new_customer: bool = False
 
 
 def apply(state: VisitorState, events: list[tuple[int, EnrichedEvent]], w: Windowing, wall_ms: int) -> ApplyResult:
@@ -198,8 +204,9 @@ def apply(state: VisitorState, events: list[tuple[int, EnrichedEvent]], w: Windo
         if event.event_id in seen:
             result.duplicates += 1
             continue
-        if event.customer_id:
+        if event.customer_id and event.customer_id != state.customer_id:
             state.customer_id = event.customer_id
+            result.new_customer = True
         if state.stream_time and event.ts < state.stream_time - w.gap_ms - w.grace_ms:
             state.late_events += 1
             result.late += 1
@@ -207,7 +214,6 @@ def apply(state: VisitorState, events: list[tuple[int, EnrichedEvent]], w: Windo
         seen.add(event.event_id)
         state.stream_time = max(state.stream_time, event.ts)
         state.last_seen_wall = wall_ms
-        result.applied += 1
         joined = [
             s
             for s in state.sessions
@@ -215,11 +221,13 @@ def apply(state: VisitorState, events: list[tuple[int, EnrichedEvent]], w: Windo
             and max(s.end, event.ts) - min(s.start, event.ts) < w.max_len_ms
         ]
         if not joined:
-            target = SessionState(start=event.ts, end=event.ts)
+            state.sessions_started += 1
+            target = SessionState(start=event.ts, end=event.ts, ordinal=state.sessions_started)
             state.sessions.append(target)
         else:
             target = joined[0]
             for other in joined[1:]:
+                target.ordinal = min(target.ordinal, other.ordinal)
                 _merge(target, other)
                 state.sessions.remove(other)
                 if other.emitted_id:
@@ -228,6 +236,7 @@ def apply(state: VisitorState, events: list[tuple[int, EnrichedEvent]], w: Windo
                     touched.remove(other)
         target.closed = False
         _absorb(target, event)
+        result.applied.append((event, target.ordinal))
         if target not in touched:
             touched.append(target)
     state.sessions.sort(key=lambda s: s.start)

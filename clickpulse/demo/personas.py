@@ -96,9 +96,13 @@ def make_shopper(rng: random.Random, n: int) -> Shopper:
         if rng.random() < 0.5:
             visit.append(Step("checkout_start", "/checkout.html", dwell_s=rng.uniform(5, 40)))
         shopper.visits = [visit]
+        if rng.random() < 0.25:  # some come back days later and buy after all
+            shopper.visits.append([home, Step("pageview", "/cart.html", dwell_s=5), *_checkout(rng, picks)])
+            shopper.purchases = True
     else:  # buyer
         picks = rng.sample(CATALOG, k=rng.randint(1, 3))
-        earlier = [home, *_product_steps(rng, picks[:1], (20, 60))]
+        # Buyers come back to what they want: the same product, viewed closely, more than once.
+        earlier = [home, *_product_steps(rng, picks[:1], (30, 90)), *_product_steps(rng, picks[:1], (20, 60))]
         visit = [home, *_product_steps(rng, picks, (15, 60))]
         visit += [Step("add_to_cart", "/cart.html", item, dwell_s=3) for item in picks]
         visit.append(Step("pageview", "/cart.html", dwell_s=rng.uniform(5, 20)))

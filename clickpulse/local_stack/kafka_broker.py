@@ -103,7 +103,9 @@ def format_storage_once(settings: Settings, properties: Path) -> None:
     logs = settings.data_dir / "kafka" / "logs"
     if (logs / "meta.properties").exists():
         return
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    cluster_id = "-"
+    while not cluster_id[0].isalnum():  # an id starting with "-" would be read as an option
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
     subprocess.run(
         _java_command(settings, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(properties)),
         check=True,

@@ -10,13 +10,12 @@ from urllib.parse import urlsplit
 
 import redis as sync_redis
 
+from clickpulse import live_keys
 from clickpulse.local_stack.kafka_broker import broker_command
 from clickpulse.local_stack.redis_server import redis_command
 from clickpulse.local_stack.supervisor import Service, Supervisor, http_ok, port_open
 from clickpulse.settings import Settings
 from clickpulse.topics import ensure_topics
-
-WORKER_HEARTBEAT = "cp:worker:{worker}:heartbeat"
 
 
 def _clickpulse(*args: str) -> list[str]:
@@ -37,7 +36,7 @@ def _topics_ready(settings: Settings) -> bool:
 def _worker_alive(settings: Settings, since_ms: int) -> bool:
     client = sync_redis.Redis.from_url(settings.redis_url)
     try:
-        beat = client.get(WORKER_HEARTBEAT.format(worker=settings.worker_id))
+        beat = client.get(live_keys.worker_heartbeat(settings.worker_instance))
     except sync_redis.RedisError:
         return False
     finally:

@@ -1,0 +1,21 @@
+"""The intent feed's cursor: per-partition offsets, opaque to clients, refused when forged."""
+
+from __future__ import annotations
+
+import pytest
+
+from api.intent_feed import BadCursor, decode_cursor, encode_cursor
+
+
+def test_cursor_round_trips_partition_offsets() -> None:
+    assert decode_cursor(encode_cursor({0: 41, 3: 7})) == {0: 41, 3: 7}
+    assert decode_cursor(None) == {} and decode_cursor("") == {}
+
+
+@pytest.mark.parametrize("forged", ["not-base64!", "e30", "W10", "eyIwIjogLTF9"])
+def test_forged_cursors_are_refused(forged: str) -> None:
+    if forged == "e30":  # {} is a valid (empty) cursor
+        assert decode_cursor(forged) == {}
+        return
+    with pytest.raises(BadCursor):
+        decode_cursor(forged)

@@ -64,6 +64,9 @@ def create_app(settings: Settings) -> faust.App:
         value_serializer="raw",
         producer_acks=-1,
         broker_commit_every=settings.worker_batch_size,
+        # A worker that dies is noticed in seconds, not the minute Faust waits by default.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
     )
 
     def topic(name: str) -> faust.TopicT:

@@ -7,14 +7,25 @@ import itertools
 import os
 import random
 import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
+import msgspec
 import pytest
+import redis
 
+from clickpulse import live_keys
+from clickpulse.records import EnrichedEvent
+from clickpulse.settings import Settings
+from stream_jobs import intent
+from stream_jobs.intent import IntentSettings
+from stream_jobs.sessionizer import VisitorState, Windowing, apply
 from tests.running_stack import RunningStack, pid_alive, port_free, send_batch, wait_until
 
 MIN_MS = 60_000
@@ -112,6 +123,92 @@ def test_kill_9_of_the_worker_mid_run_keeps_the_counts_exact(own_stack: RunningS
     want = {"pageviews": 600, "visitors": 40, "sessions": expected_sessions(visits)}
     stats = own_stack.wait_for_stats(site, want, timeout_s=180)
     assert {k: stats[k] for k in want} == want
+
+
+def start_worker(stack: RunningStack, instance: str) -> subprocess.Popen[bytes]:
+    log = (stack.data_dir / "logs" / f"worker-{instance}.log").open("ab")
+    return subprocess.Popen(
+        [sys.executable, "-m", "clickpulse.cli", "worker"],
+        env={**stack.env, "CLICKPULSE_WORKER_INSTANCE": instance},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def heartbeat(stack: RunningStack, instance: str) -> bool:
+    client = redis.Redis.from_url(stack.settings.redis_url)
+    try:
+        return client.get(live_keys.worker_heartbeat(instance)) is not None
+    finally:
+        client.close()
+
+
+def with_intent(visits: dict[str, list[dict[str, object]]]) -> dict[str, list[dict[str, object]]]:
+    """Every other visitor also views a product twice, adds it to the cart and starts checkout."""
+    for n, events in enumerate(visits.values()):
+        if n % 2 == 0:
+            ts = int(events[-1]["ts"]) + 1000  # type: ignore[call-overload]
+            product = {"product_id": f"p{n % 5}", "category": "gear"}
+            for i, kind in enumerate(["product_view", "product_view", "add_to_cart", "checkout_start"]):
+                events.append({"id": str(uuid.uuid4()), "type": kind, "ts": ts + i, "url": "https://shop.test/p",
+                               "props": product})  # fmt: skip
+    return visits
+
+
+def expected_signals(visits: dict[str, list[dict[str, object]]]) -> list[tuple[str, str, tuple[str, ...]]]:
+    """What an undisturbed run yields: the same pure logic, applied to each visitor's events in order."""
+    settings = Settings()
+    w = Windowing(settings.session_gap_s * 1000, settings.session_grace_s * 1000, settings.session_max_s * 1000)
+    out = []
+    for visitor, events in visits.items():
+        state = VisitorState(site_id="s", visitor_id=visitor)
+        records = [msgspec.convert({**e, "event_id": e["id"], "site_id": "s", "visitor_id": visitor, "received_at": 0,
+                                    "products": [e["props"]] if "props" in e else []}, EnrichedEvent)
+                   for e in events]  # fmt: skip
+        result = apply(state, list(enumerate(records)), w, wall_ms=0)
+        for event, index in result.applied:
+            for sig in intent.observe(state.intent, event, intent.Visitor("s", visitor, "", index), IntentSettings()):
+                out.append((sig.kind, sig.visitor_id, tuple(sig.products)))
+    return sorted(out)
+
+
+def test_kill_9_of_one_of_two_workers_and_a_third_joining_change_no_figure(own_stack: RunningStack) -> None:
+    site = own_stack.create_site("two-workers")
+    visits = with_intent(simulated_visits(visitors=40, events_each=10, seed=3))
+    total = sum(len(e) for e in visits.values())
+    second = start_worker(own_stack, "w2")
+    third = None
+    try:
+        assert wait_until(lambda: heartbeat(own_stack, "w2"), timeout_s=60)
+        time.sleep(5)  # let the group rebalance onto two workers
+        sender = threading.Thread(target=send_all, args=(own_stack, site, batches_of(visits, size=2)))
+        sender.start()
+        time.sleep(2)
+        os.kill(second.pid, signal.SIGKILL)
+        second.wait()
+        third = start_worker(own_stack, "w3")
+        sender.join(timeout=300)
+        assert wait_until(lambda: heartbeat(own_stack, "w3"), timeout_s=60)
+
+        want = {"pageviews": 400, "visitors": 40, "sessions": expected_sessions(visits)}
+        stats = own_stack.wait_for_stats(site, want, timeout_s=180)
+        assert {k: stats[k] for k in want} == want
+        headers = {"Authorization": f"Bearer {site['read_key']}"}
+
+        def signals() -> list[tuple[str, str, tuple[str, ...]]]:
+            page = httpx.get(f"{own_stack.api}/v1/sites/{site['site_id']}/intent", params={"limit": 1000},
+                             headers=headers).json()  # fmt: skip
+            return sorted((s["kind"], s["visitor_id"], tuple(s["products"])) for s in page["signals"])
+
+        want_signals = expected_signals(visits)
+        assert len(want_signals) == 20 and total > 400
+        assert wait_until(lambda: signals() == want_signals, timeout_s=90), signals()
+    finally:
+        for process in (second, third):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                process.wait(30)
 
 
 def test_ctrl_c_leaves_no_process_and_frees_every_port(own_stack: RunningStack) -> None:

@@ -95,10 +95,12 @@ def create_app(settings: Settings) -> faust.App:
     reemitted_generation = [-1]
 
     async def emit(sessions: list[Session], signals: list[IntentSignal], links: list[IdentityLink]) -> None:
+        # send_soon buffers without a round trip per record; Faust flushes the producer before it
+        # commits the batch's offsets, so nothing is acknowledged before it is out.
         for records, out in ((sessions, sessions_topic), (signals, intent_topic), (links, identities_topic)):
             for record in records:
                 key = f"{record.site_id}:{record.visitor_id}".encode()
-                await out.send(key=key, value=event_encoder.encode(record))
+                out.send_soon(key=key, value=event_encoder.encode(record))
 
     def load(key: bytes, first: EnrichedEvent) -> VisitorState:
         raw = visitors.get(key)

@@ -109,6 +109,19 @@ def _site(settings: Settings, args: argparse.Namespace) -> None:
         for site in sites:
             print(json.dumps({"site_id": site.site_id, "name": site.name, "write_key": site.write_key,
                               "origins": site.origins, "revoked": site.revoked}))  # fmt: skip
+    elif args.site_command == "tune-intent":
+        from stream_jobs.intent import IntentSettings
+
+        overrides = {}
+        for pair in args.set:
+            name, _, value = pair.partition("=")
+            if name not in IntentSettings.__struct_fields__:
+                sys.exit(f"unknown intent setting {name!r}; one of: {', '.join(IntentSettings.__struct_fields__)}")
+            overrides[name] = float(value)
+        site = asyncio.run(_with_registry(settings, lambda r: r.tune_intent(args.site_id, overrides)))
+        if site is None:
+            sys.exit(f"no site {args.site_id}")
+        print(json.dumps({"site_id": args.site_id, "intent": site.intent}))  # type: ignore[attr-defined]
     elif args.site_command == "revoke":
         if not asyncio.run(_with_registry(settings, lambda r: r.revoke(args.site_id))):
             sys.exit(f"no site {args.site_id}")
@@ -156,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     site_sub.add_parser("list", help="list sites")
     revoke = site_sub.add_parser("revoke", help="revoke a site's keys")
     revoke.add_argument("site_id")
+    tune = site_sub.add_parser("tune-intent", help="override intent settings of a site, e.g. threshold=0.6")
+    tune.add_argument("site_id")
+    tune.add_argument("set", nargs="+", metavar="NAME=VALUE")
     site.set_defaults(run=_site)
 
     sim = sub.add_parser("simulate", help="drive simulated shoppers against a running ingest")

@@ -90,6 +90,15 @@ class SiteRegistry:
         await self._save(site)
         return True
 
+    async def tune_intent(self, site_id: str, overrides: dict[str, float]) -> Site | None:
+        """Per-site intent settings (weights, half-life, threshold); workers pick them up within a minute."""
+        site = await self.get(site_id)
+        if site is None:
+            return None
+        site.intent = {**site.intent, **overrides}
+        await self._save(site)
+        return site
+
     async def version(self) -> int:
         return int(await self._redis.get(VERSION_KEY) or 0)
 

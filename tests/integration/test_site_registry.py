@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 
 import pytest
 import redis.asyncio as aioredis
@@ -44,3 +46,27 @@ def test_cli_site_list_shows_created_sites_without_read_keys(stack: RunningStack
     created = stack.create_site("listed", "https://a.test")
     listing = stack.clickpulse("site", "list")
     assert created["site_id"] in listing and created["read_key"] not in listing
+
+
+def test_cli_tunes_a_sites_intent_settings_and_refuses_unknown_ones(stack: RunningStack) -> None:
+    created = stack.create_site("tuned")
+    out = stack.clickpulse("site", "tune-intent", created["site_id"], "threshold=0.55", "half_life_ms=3600000")
+    assert '"threshold": 0.55' in out
+
+    async def stored() -> dict[str, float]:
+        redis = aioredis.Redis.from_url(stack.settings.redis_url)
+        try:
+            site = await SiteRegistry(redis).get(created["site_id"])
+            assert site is not None
+            return site.intent
+        finally:
+            await redis.aclose()
+
+    assert asyncio.run(stored()) == {"threshold": 0.55, "half_life_ms": 3600000.0}
+    refused = subprocess.run(
+        [sys.executable, "-m", "clickpulse.cli", "site", "tune-intent", created["site_id"], "bogus=1"],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode != 0 and "unknown intent setting" in refused.stderr

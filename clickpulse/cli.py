@@ -9,7 +9,6 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 import msgspec
 import redis.asyncio as aioredis
@@ -101,7 +100,7 @@ async def _with_registry(settings: Settings, action: Callable[[SiteRegistry], ob
 
 def _site(settings: Settings, args: argparse.Namespace) -> None:
     if args.site_command == "create":
-        created = asyncio.run(_with_registry(settings, lambda r: r.create(args.name, args.origin)))
+        created = asyncio.run(_with_registry(settings, lambda r: r.create(args.name, args.origin, args.session_gap_s)))
         print(msgspec.json.encode(created).decode())
     elif args.site_command == "list":
         sites = asyncio.run(_with_registry(settings, lambda r: r.all()))
@@ -166,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     create = site_sub.add_parser("create", help="create a site; prints JSON with site_id, write_key, read_key")
     create.add_argument("name")
     create.add_argument("--origin", action="append", default=[], help="allowed page origin (repeatable)")
+    create.add_argument("--session-gap-s", type=int, default=0, help="this site's session inactivity gap")
     site_sub.add_parser("list", help="list sites")
     revoke = site_sub.add_parser("revoke", help="revoke a site's keys")
     revoke.add_argument("site_id")
@@ -189,11 +189,6 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     args.run(settings, args)
-
-
-def host_port(url: str) -> tuple[str, int]:
-    parts = urlsplit(url)
-    return parts.hostname or "127.0.0.1", parts.port or 80
 
 
 if __name__ == "__main__":

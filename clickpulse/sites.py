@@ -26,9 +26,7 @@ class Site(msgspec.Struct, omit_defaults=True):
     created_at: int
     origins: list[str] = []
     revoked: bool = False
-    # Consent default for the beacon: "granted" | "denied".
-    consent_default: str = "granted"
-    session_gap_s: int = 0  # 0 = the settings' default
+    session_gap_s: int = 0  # inactivity gap of this site's sessions; 0 = the settings' default
     # Overrides of stream_jobs.intent.IntentSettings fields (weights, half-life, threshold ...).
     intent: dict[str, float] = {}
 
@@ -52,7 +50,7 @@ class SiteRegistry:
     def __init__(self, redis: aioredis.Redis) -> None:
         self._redis = redis
 
-    async def create(self, name: str, origins: list[str] | None = None) -> CreatedSite:
+    async def create(self, name: str, origins: list[str] | None = None, session_gap_s: int = 0) -> CreatedSite:
         site_id = f"s_{secrets.token_hex(6)}"
         write_key = f"wk_{secrets.token_urlsafe(18)}"
         read_key = f"rk_{secrets.token_urlsafe(24)}"
@@ -63,6 +61,7 @@ class SiteRegistry:
             read_key_sha256=hash_read_key(read_key),
             created_at=int(time.time()),
             origins=list(origins or []),
+            session_gap_s=session_gap_s,
         )
         await self._save(site)
         return CreatedSite(site_id=site_id, name=name, write_key=write_key, read_key=read_key, origins=site.origins)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from clickpulse.sites import Site
-from ingest.client_ip import anonymise_ip
 from ingest.user_agents import Agent, is_sdk_agent, parse_agent
 
 
@@ -19,10 +18,6 @@ class RequestContext:
     country: str = ""
     cookieless_salt: str = ""
     server_side: bool = False  # a Segment server SDK sent this: its own UA is not the visitor's
-
-    @property
-    def anonymised_ip(self) -> str:
-        return anonymise_ip(self.ip)
 
 
 def build_context(site: Site, received_at: int, ip: str, user_agent: str, country: str, salt: str) -> RequestContext:

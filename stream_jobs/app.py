@@ -124,7 +124,7 @@ def create_app(settings: Settings) -> faust.App:
             links: list[IdentityLink] = []
             for key, items in per_visitor.items():
                 state = load(key, items[0][1])
-                result = apply(state, items, w, wall)
+                result = apply(state, items, site_settings.windowing(state.site_id, w), wall)
                 tuning = site_settings.intent(state.site_id)
                 for event, session_index in result.applied:
                     if not event.is_bot:
@@ -152,7 +152,7 @@ def create_app(settings: Settings) -> faust.App:
             if raw is None:
                 continue
             state = state_decoder.decode(raw)
-            closed = close_idle(state, w, wall)
+            closed = close_idle(state, site_settings.windowing(state.site_id, w), wall)
             if closed:
                 intent.session_ended(state.intent, wall)
             abandoned = intent.check_abandoned(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 
@@ -11,6 +12,8 @@ import redis.asyncio as aioredis
 
 from clickpulse.sites import SITES_KEY, SiteRegistry
 from ingest.site_cache import SiteCache
+from stream_jobs.sessionizer import Windowing
+from stream_jobs.site_settings import SiteSettings
 from tests.running_stack import RunningStack
 
 pytestmark = pytest.mark.integration
@@ -70,3 +73,19 @@ def test_cli_tunes_a_sites_intent_settings_and_refuses_unknown_ones(stack: Runni
         text=True,
     )
     assert refused.returncode != 0 and "unknown intent setting" in refused.stderr
+
+
+def test_a_sites_own_session_gap_reaches_the_workers_windowing(stack: RunningStack) -> None:
+    created = json.loads(stack.clickpulse("site", "create", "short-gap", "--session-gap-s", "600"))
+
+    async def windowing() -> tuple[int, int]:
+        redis = aioredis.Redis.from_url(stack.settings.redis_url)
+        try:
+            knobs = SiteSettings(redis)
+            await knobs.refresh_if_stale()
+            default = Windowing(gap_ms=1_800_000, grace_ms=0, max_len_ms=86_400_000)
+            return knobs.windowing(created["site_id"], default).gap_ms, knobs.windowing("other", default).gap_ms
+        finally:
+            await redis.aclose()
+
+    assert asyncio.run(windowing()) == (600_000, 1_800_000)

@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from starlette.responses import StreamingResponse
 
 from api.auth import ReadKeyAuth
+from api.erasure import delete_rows, forget_live, tell_workers
 from api.intent_feed import BadCursor, IntentFeed
 from api.queries import StatsQueries
 from api.realtime import RealtimeReader
@@ -111,6 +112,18 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
             return await asyncio.to_thread(feed.page, site_id, cursor, limit)
         except BadCursor as exc:
             raise HTTPException(400, {"error": "bad_cursor", "detail": str(exc)}) from None
+
+    @app.delete("/v1/sites/{site_id}/visitors/{visitor_id}", tags=["privacy"], status_code=202)
+    async def erase_visitor(request: Request, site_id: str, visitor_id: str) -> dict[str, object]:
+        """Forget a visitor: events, sessions, signals and identity links are deleted, live state is
+        cleared, and the stream workers drop their state for them."""
+        await auth.site(request, site_id)
+        queries = state["queries"]
+        assert isinstance(queries, StatsQueries)
+        await tell_workers(settings, site_id, visitor_id)
+        await asyncio.to_thread(delete_rows, queries.client, settings.clickhouse_database, site_id, visitor_id)
+        await forget_live(redis, site_id, visitor_id)
+        return {"site_id": site_id, "visitor_id": visitor_id, "erased": True}
 
     @app.get("/v1/sites/{site_id}/realtime", tags=["live"])
     async def realtime_now(request: Request, site_id: str) -> dict[str, object]:

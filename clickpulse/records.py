@@ -15,6 +15,7 @@ DLQ_TOPIC: Final = "events.dlq"
 SESSIONS_TOPIC: Final = "sessions"
 INTENT_TOPIC: Final = "intent"
 IDENTITIES_TOPIC: Final = "identities"
+ERASURES_TOPIC: Final = "erasures"
 
 # Event types the pipeline understands. Anything else arrives as "custom" with a name.
 EVENT_TYPES: Final = frozenset(
@@ -154,6 +155,14 @@ class IdentityLink(msgspec.Struct):
     at: int  # ms, event time of the identify
 
 
+class Erasure(msgspec.Struct):
+    """A visitor's data is to be forgotten: the worker drops its state for them."""
+
+    site_id: str
+    visitor_id: str
+    requested_at: int  # ms
+
+
 event_encoder: Final = msgspec.json.Encoder()
 event_decoder: Final = msgspec.json.Decoder(EnrichedEvent)
 events_decoder: Final = msgspec.json.Decoder(list[EnrichedEvent])
@@ -161,3 +170,4 @@ session_decoder: Final = msgspec.json.Decoder(Session)
 signal_decoder: Final = msgspec.json.Decoder(IntentSignal)
 dead_letter_decoder: Final = msgspec.json.Decoder(DeadLetter)
 identity_decoder: Final = msgspec.json.Decoder(IdentityLink)
+erasure_decoder: Final = msgspec.json.Decoder(Erasure)

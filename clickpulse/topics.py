@@ -8,7 +8,14 @@ import contextlib
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from clickpulse.records import DLQ_TOPIC, EVENTS_TOPIC, IDENTITIES_TOPIC, INTENT_TOPIC, SESSIONS_TOPIC
+from clickpulse.records import (
+    DLQ_TOPIC,
+    ERASURES_TOPIC,
+    EVENTS_TOPIC,
+    IDENTITIES_TOPIC,
+    INTENT_TOPIC,
+    SESSIONS_TOPIC,
+)
 from clickpulse.settings import Settings
 
 
@@ -19,7 +26,7 @@ async def ensure_topics(settings: Settings, timeout_s: float = 60.0) -> None:
         existing = set(await admin.list_topics())
         wanted = [
             NewTopic(settings.topic(name), num_partitions=settings.topic_partitions, replication_factor=1)
-            for name in (EVENTS_TOPIC, DLQ_TOPIC, SESSIONS_TOPIC, INTENT_TOPIC, IDENTITIES_TOPIC)
+            for name in (EVENTS_TOPIC, DLQ_TOPIC, SESSIONS_TOPIC, INTENT_TOPIC, IDENTITIES_TOPIC, ERASURES_TOPIC)
             if settings.topic(name) not in existing
         ]
         if wanted:

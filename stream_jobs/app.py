@@ -15,6 +15,7 @@ from faust.types import EventT
 
 from clickpulse import live_keys
 from clickpulse.records import (
+    ERASURES_TOPIC,
     EVENTS_TOPIC,
     IDENTITIES_TOPIC,
     INTENT_TOPIC,
@@ -78,6 +79,7 @@ def create_app(settings: Settings) -> faust.App:
         topic(INTENT_TOPIC),
         topic(IDENTITIES_TOPIC),
     )
+    erasures_topic = topic(ERASURES_TOPIC)
     # Keyed by the events' own key; use_partitioner puts each key in the changelog partition the
     # default partitioner gives it, which is the partition the key's events arrive on.
     visitors = app.Table(
@@ -137,6 +139,14 @@ def create_app(settings: Settings) -> faust.App:
                     late[state.site_id] += result.late
             await emit(sessions, signals, links)
             await live.record(decoded, late, wall)
+
+    @app.agent(erasures_topic, concurrency=1)
+    async def erase(stream: faust.StreamT) -> None:
+        """A visitor asked to be forgotten: their sessions and intent state leave the table."""
+        async for event in stream.events():
+            key = event.message.key
+            if visitors.get(key) is not None:
+                del visitors[key]
 
     @app.timer(interval=settings.session_sweep_s)
     async def sweep() -> None:

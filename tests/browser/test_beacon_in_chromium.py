@@ -3,50 +3,21 @@ page load) and the page views show up in /stats with exact counts."""
 
 from __future__ import annotations
 
-import functools
-import shutil
-import threading
-from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
 
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.running_stack import BROWSER_UA, RunningStack
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PAGE = """<!doctype html><html><head><title>{title}</title>
 <script>window.clickpulse=window.clickpulse||function(){{(clickpulse.q=clickpulse.q||[]).push(arguments)}};</script>
 <script async src="{ingest}/cp.js" data-key="{key}" data-api="{ingest}"></script></head>
 <body><h1>{title}</h1>
 <button id="spa" onclick="history.pushState({{}}, '', '/app/settings'); document.title='Settings'">settings</button>
 <a id="next" href="/second.html">next page</a></body></html>"""
-
-
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def test_site(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(tmp_path)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", tmp_path
-    finally:
-        server.shutdown()
 
 
 def test_page_views_and_an_spa_route_change_arrive_exactly_once(

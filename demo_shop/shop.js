@@ -20,16 +20,41 @@
     var items = cart();
     list.innerHTML = items.length ? "" : "<li>Your cart is empty.</li>";
     var total = 0;
-    items.forEach(function (it) {
+    items.forEach(function (it, i) {
       total += it.price;
       var li = document.createElement("li");
-      li.textContent = it.name + " — €" + it.price.toFixed(2);
+      li.textContent = it.name + " — €" + it.price.toFixed(2) + " ";
+      // The remove button describes its product itself: a cart line is not a product view.
+      var remove = document.createElement("button");
+      remove.textContent = "Remove";
+      remove.setAttribute("data-cp-action", "remove_from_cart");
+      remove.setAttribute("data-cp-product", it.id);
+      remove.setAttribute("data-cp-name", it.name);
+      remove.setAttribute("data-cp-price", it.price);
+      remove.setAttribute("data-cp-currency", "EUR");
+      remove.setAttribute("data-line", i);
+      li.appendChild(remove);
       list.appendChild(li);
     });
     var t = document.getElementById("cart-total");
     if (t) t.textContent = "€" + total.toFixed(2);
   }
+  // What the checkout page reports when it opens: the cart's value and items.
+  window.shopCheckout = function () {
+    var items = cart();
+    return {
+      value: items.reduce(function (s, it) { return s + it.price; }, 0),
+      currency: "EUR",
+      items: items.map(function (it) { return { product_id: it.id, name: it.name, price: it.price, quantity: 1 }; }),
+    };
+  };
   document.addEventListener("click", function (e) {
+    var removed = e.target.closest && e.target.closest("[data-cp-action=remove_from_cart]");
+    if (removed) {
+      var rest = cart();
+      rest.splice(+removed.getAttribute("data-line"), 1);
+      return save(rest);
+    }
     var btn = e.target.closest && e.target.closest("[data-cp-action=add_to_cart]");
     if (!btn) return;
     var p = btn.closest("[data-cp-product]");
@@ -40,14 +65,8 @@
   document.addEventListener("submit", function (e) {
     if (e.target.id !== "checkout-form") return;
     e.preventDefault();
-    var items = cart();
-    var revenue = items.reduce(function (s, it) { return s + it.price; }, 0);
-    clickpulse("purchase", {
-      order_id: "o-" + Date.now(),
-      revenue: revenue,
-      currency: "EUR",
-      items: items.map(function (it) { return { product_id: it.id, name: it.name, price: it.price, quantity: 1 }; }),
-    });
+    var order = shopCheckout();
+    clickpulse("purchase", { order_id: "o-" + Date.now(), revenue: order.value, currency: "EUR", items: order.items });
     save([]);
     document.getElementById("checkout-form").outerHTML = "<p id='thanks'>Thank you for your order!</p>";
   });

@@ -1,60 +1,65 @@
-"""Privacy in a real browser: Do-Not-Track, Global Privacy Control and denied consent send nothing;
-cookieless mode stores nothing in the browser and still counts the visit; the host page sees no errors."""
+"""Privacy in Chromium: with Do-Not-Track, Global Privacy Control, denied or pending consent the tracker makes
+no request at all and ingest receives nothing, while consent granted by the visitor overrides DNT; revoking
+consent stops sending and deletes what was stored; cookieless mode stores nothing in the browser and sends no
+visitor id (the server derives one); with storage and cookies blocked the tracker still counts the visit.
+The host page sees no errors in any of these."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.running_stack import BROWSER_UA, RunningStack
+from tests.browser.conftest import Event, KafkaTap, close_tab, count, of_type, page_errors, snippet, spy_on_sends
+from tests.running_stack import RunningStack
 
 pytestmark = pytest.mark.browser
-SNIPPET = """<!doctype html><html><head><title>p</title>
-<script>window.clickpulse=window.clickpulse||function(){{(clickpulse.q=clickpulse.q||[]).push(arguments)}};</script>
-{extra}
-<script async src="{ingest}/cp.js" data-key="{key}" {attrs}></script></head>
+PAGE = """<!doctype html><html><head><title>p</title>{snippet}{extra}</head>
 <body><a id="next" href="/other.html">next</a><button id="b">click me</button></body></html>"""
 DNT = "Object.defineProperty(Navigator.prototype, 'doNotTrack', {get: () => '1'});"
 GPC = "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true});"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, f"--user-agent={BROWSER_UA}"])
-        yield launched
-        launched.close()
-
-
-def visit(browser: Browser, url: str, init_script: str = "") -> tuple[list[str], Page]:
-    """Load the page, click, navigate away; return the page's errors and the page.
-    (Playwright does not report sendBeacon requests, so what was sent is judged by /stats.)"""
-    context = browser.new_context()
-    if init_script:
-        context.add_init_script(init_script)
-    errors: list[str] = []
-    page = context.new_page()
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on(
-        "console",
-        lambda m: errors.append(m.text) if m.type == "error" and "favicon" not in m.location.get("url", "") else None,
-    )
-    page.goto(url, wait_until="networkidle")
-    page.click("#b")
-    page.click("#next")
-    page.wait_for_load_state("networkidle")
-    page.wait_for_timeout(300)
-    return errors, page
+# Storage and cookies refused, as strict browser settings do.
+BLOCKED = """
+Object.defineProperty(window, 'localStorage', {get() { throw new DOMException('denied', 'SecurityError'); }});
+Object.defineProperty(Document.prototype, 'cookie', {get: () => '', set: () => {}});"""
+STORED = "() => [Object.keys(localStorage), sessionStorage.length, document.cookie]"
 
 
 def write_pages(root: Path, stack: RunningStack, key: str, attrs: str = "", extra: str = "") -> None:
     for name in ("index.html", "other.html"):
-        (root / name).write_text(SNIPPET.format(ingest=stack.ingest, key=key, attrs=attrs, extra=extra))
+        (root / name).write_text(PAGE.format(snippet=snippet(stack.ingest, key, attrs), extra=extra))
+
+
+def open_page(browser: Browser, init_script: str = "") -> tuple[BrowserContext, Page, list[str], list[tuple[str, str]]]:
+    context = browser.new_context()
+    sent = spy_on_sends(context)
+    if init_script:
+        context.add_init_script(init_script)
+    page = context.new_page()
+    return context, page, page_errors(page), sent
+
+
+def visit(page: Page, url: str) -> None:
+    """Load, click, go to the next page, click, and ask for a flush (which must not send either)."""
+    page.goto(url, wait_until="networkidle")
+    page.click("#b")
+    page.click("#next")
+    page.wait_for_load_state("networkidle")
+    page.click("#b")
+    page.evaluate("clickpulse('flush')")
+    page.wait_for_timeout(200)
+
+
+def control_visit(browser: Browser, kafka: KafkaTap, site: dict[str, str], url: str) -> list[Event]:
+    """A visitor without any privacy signal, afterwards: once their events are in, the site's events are all."""
+    context, page, errors, _ = open_page(browser)
+    page.goto(url, wait_until="networkidle")
+    page.evaluate("clickpulse('flush')")
+    kafka.wait_for(site["site_id"], count("pageview"))
+    context.close()
+    assert errors == []
+    return kafka.quiet(site["site_id"])
 
 
 @pytest.mark.parametrize(
@@ -63,11 +68,12 @@ def write_pages(root: Path, stack: RunningStack, key: str, attrs: str = "", extr
         ("do-not-track", DNT, "", ""),
         ("global-privacy-control", GPC, "", ""),
         ("consent denied", "", "", "<script>clickpulse('consent', 'denied')</script>"),
-        ("consent pending", "", 'data-consent="pending"', ""),
+        ("consent pending by default", "", 'data-consent="pending"', ""),
     ],
 )
-def test_privacy_signals_mean_nothing_is_sent(
+def test_privacy_signals_mean_no_request_and_nothing_received(
     stack: RunningStack,
+    kafka: KafkaTap,
     browser: Browser,
     test_site: tuple[str, Path],
     case: str,
@@ -78,29 +84,91 @@ def test_privacy_signals_mean_nothing_is_sent(
     origin, root = test_site
     site = stack.create_site(f"privacy-{case}", origin)
     write_pages(root, stack, site["write_key"], attrs, extra)
-    errors, page = visit(browser, f"{origin}/index.html", init_script)
-    page.context.close()
+    context, page, errors, sent = open_page(browser, init_script)
+    visit(page, f"{origin}/index.html")
+    close_tab(page)
+    context.close()
     assert errors == [], case
-    # A visitor without those signals, afterwards: once their 2 page views are in, nothing else is.
+    assert sent == [], case
     write_pages(root, stack, site["write_key"])
-    control_errors, control = visit(browser, f"{origin}/index.html")
-    control.context.close()
-    stats = stack.wait_for_stats(site, {"pageviews": 2, "visitors": 1})
-    time.sleep(2)
-    stats = stack.stats(site)
-    assert (stats["pageviews"], stats["visitors"]) == (2, 1), case
-    assert control_errors == []
+    events = control_visit(browser, kafka, site, f"{origin}/index.html")
+    assert len({e["visitor_id"] for e in events}) == 1 and len(of_type(events, "pageview")) == 1, case
 
 
-def test_cookieless_mode_stores_nothing_and_still_counts_the_visit(
-    stack: RunningStack, browser: Browser, test_site: tuple[str, Path]
+def test_consent_granted_by_the_visitor_overrides_do_not_track(
+    stack: RunningStack, kafka: KafkaTap, browser: Browser, test_site: tuple[str, Path]
+) -> None:
+    origin, root = test_site
+    site = stack.create_site("consent-granted", origin)
+    write_pages(root, stack, site["write_key"], extra="<script>clickpulse('consent', 'granted')</script>")
+    context, page, errors, _ = open_page(browser, DNT)
+    visit(page, f"{origin}/index.html")
+    events = kafka.wait_for(site["site_id"], count("pageview", at_least=2))
+    context.close()
+    assert errors == []
+    assert len(of_type(events, "pageview")) == 2
+
+
+def test_revoking_consent_stops_sending_and_deletes_what_was_stored(
+    stack: RunningStack, kafka: KafkaTap, browser: Browser, test_site: tuple[str, Path]
+) -> None:
+    origin, root = test_site
+    site = stack.create_site("consent-revoked", origin)
+    write_pages(root, stack, site["write_key"])
+    context, page, errors, sent = open_page(browser)
+    page.goto(f"{origin}/index.html", wait_until="networkidle")
+    page.evaluate("clickpulse('flush')")
+    kafka.wait_for(site["site_id"], count("pageview"))
+    assert page.evaluate("localStorage.getItem('cp_vid')")
+    page.evaluate("clickpulse('consent', 'denied')")
+    stored = page.evaluate(STORED)
+    requests_before = len(sent)
+    page.click("#b")
+    page.evaluate("clickpulse('track', 'after_denial'); clickpulse('flush')")
+    page.click("#next")
+    page.wait_for_load_state("networkidle")
+    page.evaluate("clickpulse('flush')")
+    page.wait_for_timeout(200)
+    context.close()
+    assert errors == []
+    assert stored == [["cp_consent"], 0, ""]  # only the visitor's decision, so the next page honours it too
+    assert len(sent) == requests_before
+    events = kafka.quiet(site["site_id"])
+    assert [e["type"] for e in events] == ["pageview"]
+
+
+def test_cookieless_mode_stores_nothing_and_sends_no_visitor_id(
+    stack: RunningStack, kafka: KafkaTap, browser: Browser, test_site: tuple[str, Path]
 ) -> None:
     origin, root = test_site
     site = stack.create_site("cookieless", origin)
     write_pages(root, stack, site["write_key"], 'data-cookieless="true"')
-    errors, page = visit(browser, f"{origin}/index.html")
+    context, page, errors, sent = open_page(browser)
+    visit(page, f"{origin}/index.html")
+    events = kafka.wait_for(site["site_id"], count("pageview", at_least=2))
+    stored = page.evaluate(STORED)
+    cookies = context.cookies()
+    context.close()
+
     assert errors == []
-    assert page.evaluate("localStorage.length") == 0 and page.evaluate("document.cookie") == ""
-    page.context.close()
-    stats = stack.wait_for_stats(site, {"pageviews": 2, "visitors": 1})
-    assert (stats["pageviews"], stats["visitors"]) == (2, 1)
+    assert stored == [[], 0, ""] and cookies == []
+    bodies = [body for url, body in sent if url.endswith("/collect")]
+    assert bodies and all('"visitor_id":null' in body for body in bodies)
+    visitors = {e["visitor_id"] for e in events}
+    assert len(visitors) == 1 and visitors.pop().startswith("h_")  # the server's daily salted hash
+    assert len(of_type(events, "click")) == 3
+
+
+def test_with_storage_and_cookies_blocked_the_visit_still_counts(
+    stack: RunningStack, kafka: KafkaTap, browser: Browser, test_site: tuple[str, Path]
+) -> None:
+    origin, root = test_site
+    site = stack.create_site("storage-blocked", origin)
+    write_pages(root, stack, site["write_key"])
+    context, page, errors, _ = open_page(browser, BLOCKED)
+    visit(page, f"{origin}/index.html")
+    events = kafka.wait_for(site["site_id"], count("pageview", at_least=2))
+    context.close()
+    assert errors == []
+    assert len(of_type(events, "pageview")) == 2 and len(of_type(events, "click")) == 3
+    assert all(e["visitor_id"].startswith("v_") for e in events)

@@ -1,78 +1,69 @@
 // Clicks on links, buttons and anything marked data-cp-*: what was clicked, never what was typed.
-// Outbound links and file downloads are marked; 3 clicks within 1 s and 30 px are a rage click.
+// Outbound links and file downloads are marked; 3 clicks within 1 s and 30 px are a rage click;
+// data-cp-action buttons send their commerce action. Form submissions name the form, never its values.
+import { ACTIONS, attr, productFrom } from "./commerce.js";
 import { cssPath } from "./css_path.js";
 import { maskText } from "./mask.js";
+import { on } from "./util.js";
 
-const DOWNLOAD = /\.(pdf|zip|dmg|exe|msi|csv|xlsx?|docx?|pptx?|mp3|mp4|gz|tgz|7z|rar|apk)$/i;
-const TARGETS = "a,button,input[type=submit],input[type=button],[role=button],[data-cp-event]";
+const DOWNLOAD = /\.(pdf|zip|dmg|exe|msi|csv|xlsx?|docx?|pptx?|mp[34]|t?gz|7z|rar|apk)$/i;
+const CONTROLS = "a,button,input[type=submit],input[type=button],[role=button],[data-cp-event]";
 
 export function dataAttributes(el) {
   const out = {};
-  for (const attr of el.attributes || []) {
-    if (attr.name.startsWith("data-cp-")) out[attr.name.slice(8)] = maskText(attr.value, 100);
-  }
+  for (const { name, value } of el.attributes) if (name.startsWith("data-cp-")) out[name.slice(8)] = maskText(value);
   return out;
 }
 
 export function createRageDetector(windowMs = 1000, radius = 30, count = 3) {
   let recent = [];
-  return function isRage(x, y, t) {
+  return (x, y, t) => {
     recent = recent.filter((c) => t - c.t < windowMs && Math.abs(c.x - x) <= radius && Math.abs(c.y - y) <= radius);
-    recent.push({ x, y, t });
-    if (recent.length >= count) {
-      recent = [];
-      return true;
-    }
-    return false;
+    if (recent.push({ x, y, t }) < count) return false;
+    recent = [];
+    return true;
   };
 }
 
-export function watchClicks(track, rage) {
+export function watchClicks(track, config) {
   const isRage = createRageDetector();
-  addEventListener(
-    "click",
-    (e) => {
-      const target = e.target && e.target.closest ? e.target : null;
-      if (rage && target && isRage(e.clientX, e.clientY, Date.now())) {
-        track("rage_click", { props: { path: cssPath(target), tag: target.tagName.toLowerCase() } });
-      }
-      const el = target && target.closest(TARGETS);
-      if (!el) return;
-      const href = el.href || "";
-      let outbound = false;
-      try {
-        outbound = !!href && new URL(href, location.href).host !== location.host;
-      } catch (err) {
-        /* not a URL */
-      }
+  on("click", (e) => {
+    const target = e.target.closest ? e.target : e.target.parentElement;
+    if (!target) return;
+    const tag = (el) => el.tagName.toLowerCase();
+    if (config.rageClicks && isRage(e.clientX, e.clientY, Date.now()))
+      track("rage_click", { props: { path: cssPath(target), tag: tag(target) } });
+    const el = target.closest(CONTROLS);
+    if (config.clicks && el) {
+      // SVG links have an object for href and className: read what is a plain string only.
+      const href = typeof el.href == "string" ? el.href : "";
+      const url = href && new URL(href);
       track("click", {
         props: {
-          tag: el.tagName.toLowerCase(),
+          tag: tag(el),
           text: maskText(el.innerText || el.value || el.getAttribute("aria-label")),
           href: href.slice(0, 500),
-          id: el.id || "",
-          classes: typeof el.className === "string" ? el.className.slice(0, 200) : "",
+          id: el.id,
+          classes: (el.getAttribute("class") || "").slice(0, 200),
           path: cssPath(el),
-          outbound,
-          download: el.hasAttribute("download") || DOWNLOAD.test(href.split("?")[0]),
+          outbound: !!url && /^http/.test(url.protocol) && url.host != location.host,
+          download: el.hasAttribute("download") || (!!url && DOWNLOAD.test(url.pathname)),
           data: dataAttributes(el),
         },
       });
-    },
-    true,
-  );
-}
-
-export function watchForms(track) {
-  addEventListener(
-    "submit",
-    (e) => {
+    }
+    const button = target.closest("[data-cp-action]");
+    const action = button && attr(button, "action");
+    if (ACTIONS.includes(action)) {
+      const holder = attr(button, "product") ? button : button.closest("[data-cp-product]");
+      track(action, { props: holder ? productFrom(holder) : {} });
+    }
+  });
+  if (config.forms)
+    on("submit", (e) => {
       const form = e.target;
-      if (!form || form.tagName !== "FORM") return;
-      track("form_submit", {
-        props: { id: form.id || "", name: form.getAttribute("name") || "", action: (form.getAttribute("action") || "").slice(0, 500) },
-      });
-    },
-    true,
-  );
+      // Attributes, not properties: a field named "id" or "action" would shadow form.id or form.action.
+      const get = (name) => (form.getAttribute(name) || "").slice(0, 500);
+      track("form_submit", { props: { id: get("id"), name: get("name"), action: get("action") } });
+    });
 }

@@ -1,35 +1,16 @@
-// The commerce API and its declarative form: elements with data-cp-product describe a product on
-// the page (a product view on load); data-cp-action="add_to_cart" (and friends) on a button sends
-// that event for the nearest product.
-const ACTIONS = { add_to_cart: 1, remove_from_cart: 1, checkout_start: 1, purchase: 1 };
+// The declarative form of the commerce API: an element with data-cp-product describes a product
+// (a product view on load); a data-cp-action button sends that action for its product: the button's
+// own data-cp-product, else the nearest one around it.
+export const attr = (el, name) => el.getAttribute("data-cp-" + name);
+
+export const ACTIONS = ["add_to_cart", "remove_from_cart", "checkout_start", "purchase"];
 
 export function productFrom(el) {
-  const num = (v) => (v === null || v === "" || isNaN(+v) ? undefined : +v);
-  return {
-    product_id: el.getAttribute("data-cp-product"),
-    name: el.getAttribute("data-cp-name") || undefined,
-    category: el.getAttribute("data-cp-category") || undefined,
-    price: num(el.getAttribute("data-cp-price")),
-    currency: el.getAttribute("data-cp-currency") || undefined,
-    quantity: num(el.getAttribute("data-cp-quantity")) || 1,
-  };
+  const product = { product_id: attr(el, "product"), quantity: +attr(el, "quantity") || 1 };
+  for (const key of ["name", "category", "currency"]) if (attr(el, key)) product[key] = attr(el, key);
+  const price = attr(el, "price");
+  if (price && price == +price) product.price = +price;
+  return product;
 }
 
-export function declaredProducts(root) {
-  return Array.from(root.querySelectorAll("[data-cp-product]:not([data-cp-action])"), productFrom);
-}
-
-export function watchDeclarativeActions(track) {
-  addEventListener(
-    "click",
-    (e) => {
-      const button = e.target && e.target.closest && e.target.closest("[data-cp-action]");
-      if (!button) return;
-      const action = button.getAttribute("data-cp-action");
-      if (!ACTIONS[action]) return;
-      const holder = button.hasAttribute("data-cp-product") ? button : button.closest("[data-cp-product]");
-      track(action, { props: holder ? productFrom(holder) : {} });
-    },
-    true,
-  );
-}
+export const declaredProducts = (root) => Array.from(root.querySelectorAll("[data-cp-product]:not([data-cp-action])"), productFrom);

@@ -1,58 +1,36 @@
 // The visitor id: first-party localStorage, else a first-party cookie, else memory (both blocked).
 // In cookieless mode nothing is stored and the server derives a daily-rotating hash instead.
 const KEY = "cp_vid";
-let memoryId = null;
+let memoryId;
 
-export function uuid() {
-  const c = globalThis.crypto;
-  if (c && c.randomUUID) return c.randomUUID();
-  const bytes = new Uint8Array(16);
-  if (c && c.getRandomValues) c.getRandomValues(bytes);
-  else for (let i = 0; i < 16; i++) bytes[i] = (Math.random() * 256) | 0;
-  bytes[6] = (bytes[6] & 15) | 64;
-  bytes[8] = (bytes[8] & 63) | 128;
-  const hex = Array.from(bytes, (b) => (b + 256).toString(16).slice(1)).join("");
-  return hex.slice(0, 8) + "-" + hex.slice(8, 12) + "-" + hex.slice(12, 16) + "-" + hex.slice(16, 20) + "-" + hex.slice(20);
-}
-
-function readCookie() {
-  const m = document.cookie.match(/(?:^|; )cp_vid=([^;]+)/);
-  return m && m[1];
-}
+// A random v4 UUID; crypto.randomUUID exists only on https pages, getRandomValues everywhere.
+export const uuid = () =>
+  crypto.randomUUID
+    ? crypto.randomUUID()
+    : ([1e7] + -1e3 + -4e3 + -8e3 + -1e11).replace(/[018]/g, (c) => (c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16));
 
 export function visitorId(cookieless) {
   if (cookieless) return null;
   try {
-    let id = localStorage.getItem(KEY);
-    if (!id) localStorage.setItem(KEY, (id = "v_" + uuid()));
-    return id;
+    return localStorage[KEY] || (localStorage[KEY] = "v_" + uuid());
   } catch (e) {
-    /* localStorage blocked: try a cookie */
+    /* localStorage blocked: a cookie, else memory */
   }
-  try {
-    let id = readCookie();
-    if (!id) {
-      id = "v_" + uuid();
-      document.cookie = KEY + "=" + id + "; path=/; max-age=31536000; SameSite=Lax";
-    }
-    if (readCookie()) return id;
-  } catch (e) {
-    /* cookies blocked too */
-  }
-  return memoryId || (memoryId = "v_" + uuid());
+  const cookie = document.cookie.match(/(^|; )cp_vid=([^;]+)/);
+  if (cookie) return cookie[2];
+  memoryId = memoryId || "v_" + uuid();
+  document.cookie = KEY + "=" + memoryId + "; path=/; max-age=31536000; SameSite=Lax";
+  return memoryId;
 }
 
+// Forget the visitor: a new id next time, and nothing of theirs left in the browser.
 export function forgetVisitor() {
-  memoryId = null;
+  memoryId = 0;
   try {
     localStorage.removeItem(KEY);
     localStorage.removeItem("cp_retry");
   } catch (e) {
     /* nothing stored */
   }
-  try {
-    document.cookie = KEY + "=; path=/; max-age=0";
-  } catch (e) {
-    /* nothing stored */
-  }
+  document.cookie = KEY + "=; path=/; max-age=0";
 }

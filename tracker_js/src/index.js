@@ -1,146 +1,167 @@
 // Clickpulse beacon: wires capture, privacy, batching and delivery. Every entry point is guarded:
 // nothing the tracker does may throw into the host page.
-import { watchClicks, watchForms } from "./clicks.js";
-import { declaredProducts, watchDeclarativeActions } from "./commerce.js";
+import { watchClicks } from "./clicks.js";
+import { declaredProducts } from "./commerce.js";
 import { createEngagement } from "./engagement.js";
 import { forgetVisitor, uuid, visitorId } from "./identity.js";
-import { createNavigationTracker, watchNavigation } from "./navigation.js";
+import { pageKey, watchNavigation } from "./navigation.js";
 import { trackingAllowed } from "./privacy.js";
 import { createQueue, splitBatches } from "./queue.js";
-import { sendBody } from "./transport.js";
+import { on, safe } from "./util.js";
 
-function safe(fn) {
-  return function () {
-    try {
-      return fn.apply(this, arguments);
-    } catch (e) {
-      /* never break the page */
-    }
-  };
-}
+const w = window;
+const nav = navigator;
+const CONSENT_KEY = "cp_consent";
+// Switches that default to on; data-cookieless is the one that defaults to off.
+const SWITCHES = ["respectDnt", "pageviews", "spa", "hashRouting", "clicks", "rageClicks", "forms", "engagement"];
 
-(function () {
-  const w = window;
-  if (!w.document || (w.clickpulse && w.clickpulse.loaded)) return;
+safe(() => {
+  if (w.clickpulse && w.clickpulse.loaded) return;
   const script = document.currentScript || document.querySelector("script[data-key]");
   const data = (script && script.dataset) || {};
-  const bool = (v, d) => (v === undefined ? d : v !== "false" && v !== "0");
+  const early = (w.clickpulse && w.clickpulse.q) || [];
   const config = {
     key: data.key,
     api: data.api || (script && script.src ? new URL(script.src).origin : ""),
-    cookieless: bool(data.cookieless, false),
-    consent: data.consent || null,
-    respectDnt: bool(data.respectDnt, true),
-    pageviews: bool(data.pageviews, true),
-    spa: bool(data.spa, true),
-    hashRouting: bool(data.hashRouting, true),
-    clicks: bool(data.clicks, true),
-    forms: bool(data.forms, true),
-    engagement: bool(data.engagement, true),
-    rageClicks: bool(data.rageClicks, true),
+    consent: data.consent,
     searchParam: data.searchParam || "q",
     flushAt: +data.flushAt || 10,
-    flushInterval: +data.flushInterval || 2000,
+    flushInterval: +data.flushInterval || 2e3,
   };
+  for (const name of ["cookieless", ...SWITCHES]) {
+    const value = data[name];
+    config[name] = value == null ? name != "cookieless" : value != "false" && value != "0";
+  }
+  // Options given with clickpulse('init', ...) before load apply before anything is stored.
+  for (const args of early) if (args[0] == "init") Object.assign(config, args[1]);
+
   let storage = null;
   try {
-    storage = config.cookieless ? null : w.localStorage;
+    storage = !config.cookieless && localStorage;
+    // The visitor's own consent decision, kept from an earlier page, wins over the site's default.
+    config.consent = storage[CONSENT_KEY] || config.consent;
   } catch (e) {
-    /* storage blocked */
+    /* storage blocked: retries live in memory */
   }
-  const queue = createQueue({ flushAt: config.flushAt, storage });
-  let engagement = null;
+  const queue = createQueue(config.flushAt, storage || null);
+  let takeEngagement = null;
   let currentUrl = null;
+  let lastKey = null;
   let started = false;
-  let timer = null;
+  let timer = 0;
 
-  const allowed = () => trackingAllowed({ consent: config.consent, respectDnt: config.respectDnt, nav: navigator });
+  const allowed = () => trackingAllowed({ consent: config.consent, respectDnt: config.respectDnt, nav });
 
-  const flush = safe(function (unloading) {
+  // Keep events that could not go (offline, refused, failed) and try again after a backoff.
+  const retry = (events, attempt) => setTimeout(flush, queue.failed(events, attempt) + 9);
+
+  // mode: 0 normal, 1 retries forced (back online), 2 the page is going away (forced, by sendBeacon).
+  const flush = safe((mode) => {
     clearTimeout(timer);
-    timer = null;
+    timer = 0;
     if (!config.key || !allowed()) return;
-    const { events, attempt } = queue.take(unloading);
+    const { events, attempt } = queue.take(mode);
     if (!events.length) return;
-    const envelope = { write_key: config.key, visitor_id: visitorId(config.cookieless), sent_at: 0, events: [] };
-    for (const batch of splitBatches(events, envelope)) {
-      envelope.sent_at = Date.now();
-      envelope.events = batch;
-      sendBody(config.api + "/collect", JSON.stringify(envelope), unloading).then(
-        safe((ok) => (ok ? queue.succeeded() : queue.failed(batch, attempt))),
-      );
+    // Offline, a beacon would be accepted and lost, and a fetch would only fail: keep them for 'online'.
+    if (nav.onLine === false) return retry(events, attempt);
+    const url = config.api + "/collect";
+    const head = JSON.stringify({ write_key: config.key, visitor_id: visitorId(config.cookieless), sent_at: Date.now() });
+    for (const chunk of splitBatches(events)) {
+      // A string body is text/plain: no CORS preflight.
+      const body = head.slice(0, -1) + ',"events":[' + chunk + "]}";
+      const failed = () => retry(JSON.parse("[" + chunk + "]"), attempt);
+      if (mode > 1 && nav.sendBeacon) nav.sendBeacon(url, body) || failed();
+      else
+        fetch(url, { method: "POST", body, keepalive: true, credentials: "omit" }).then(
+          (r) => (r.status > 499 || r.status == 429) && failed(),
+          failed,
+        );
     }
   });
 
-  const track = safe(function (type, fields) {
+  const track = safe((type, fields) => {
     if (!allowed()) return;
-    const event = Object.assign({ id: uuid(), type, ts: Date.now(), url: location.href }, fields);
-    if (queue.add(event)) flush(false);
-    else if (!timer) timer = setTimeout(() => flush(false), config.flushInterval);
+    if (queue.add(Object.assign({ id: uuid(), type, ts: Date.now(), url: location.href }, fields))) flush();
+    else timer = timer || setTimeout(flush, config.flushInterval);
   });
 
-  function leavePage() {
-    if (engagement && currentUrl) track("page_leave", Object.assign({ url: currentUrl }, engagement.take()));
-  }
+  const leavePage = () => {
+    if (takeEngagement && currentUrl) track("page_leave", Object.assign({ url: currentUrl }, takeEngagement()));
+  };
 
-  const pageview = safe(function () {
+  const pageview = () => {
     leavePage();
     currentUrl = location.href;
     track("pageview", { referrer: document.referrer, title: document.title });
     const query = new URLSearchParams(location.search).get(config.searchParam);
     if (query) track("search", { props: { query: query.slice(0, 200) } });
-  });
-
-  const commands = {
-    init: (options) => Object.assign(config, options || {}),
-    track: (name, props) => track("custom", { name: String(name).slice(0, 200), props: props || {} }),
-    pageview: () => pageview(),
-    product: (p) => track("product_view", { props: p }),
-    addToCart: (p) => track("add_to_cart", { props: p }),
-    removeFromCart: (p) => track("remove_from_cart", { props: p }),
-    checkout: (p) => track("checkout_start", { props: p }),
-    purchase: (p) => track("purchase", { props: p }),
-    identify: (customerId, traits) => track("identify", { props: { customer_id: String(customerId), traits: traits || {} } }),
-    reset: () => forgetVisitor(),
-    consent: (decision) => {
-      config.consent = decision;
-      if (decision === "denied") forgetVisitor();
-      else start();
-    },
-    flush: () => flush(false),
   };
 
-  const start = safe(function () {
+  // A page view when the page's key changed, or always when forced (first load, bfcache restore).
+  const check = (force) => {
+    const key = pageKey(location.href, config.hashRouting);
+    if (force || key != lastKey) {
+      lastKey = key;
+      if (config.pageviews) pageview();
+    }
+  };
+
+  const commerce = (type) => (props) => track(type, { props });
+  const commands = {
+    init: (options) => Object.assign(config, options),
+    track: (name, props) => track("custom", { name: String(name).slice(0, 200), props: props || {} }),
+    pageview,
+    product: commerce("product_view"),
+    addToCart: commerce("add_to_cart"),
+    removeFromCart: commerce("remove_from_cart"),
+    checkout: commerce("checkout_start"),
+    purchase: commerce("purchase"),
+    identify: (customerId, traits) => track("identify", { props: { customer_id: String(customerId), traits: traits || {} } }),
+    // What is queued still belongs to the visitor who leaves: send it before forgetting them.
+    reset: () => {
+      flush();
+      forgetVisitor();
+    },
+    consent: (decision) => {
+      config.consent = decision;
+      if (decision == "denied") forgetVisitor();
+      try {
+        // Remember the visitor's decision (not in cookieless mode, which stores nothing).
+        if (storage) storage[CONSENT_KEY] = decision;
+      } catch (e) {
+        /* not remembered */
+      }
+      start();
+    },
+    flush: () => flush(),
+  };
+
+  const start = safe(() => {
     if (started || !allowed()) return;
     started = true;
-    if (config.engagement) engagement = createEngagement();
-    const check = createNavigationTracker(() => config.pageviews && pageview(), config.hashRouting);
+    if (config.engagement) takeEngagement = createEngagement();
     if (config.spa) watchNavigation(check);
-    if (config.clicks) watchClicks(track, config.rageClicks);
-    if (config.forms) watchForms(track);
-    watchDeclarativeActions(track);
-    const hide = safe(() => {
+    watchClicks(track, config);
+    on("pagehide", () => {
       leavePage();
       currentUrl = null;
-      flush(true);
+      flush(2);
     });
-    addEventListener("pagehide", hide);
-    addEventListener("pageshow", (e) => e.persisted && (currentUrl = location.href));
-    document.addEventListener("visibilitychange", () => document.visibilityState === "hidden" && flush(true));
-    check(true);
-    for (const product of declaredProducts(document)) track("product_view", { props: product });
-    if (queue.pendingRetry()) setTimeout(() => flush(false), 500);
+    on("pageshow", (e) => e.persisted && (currentUrl = location.href));
+    on("visibilitychange", () => document.visibilityState == "hidden" && flush(2), document);
+    on("online", () => flush(1));
+    check(1);
+    for (const props of declaredProducts(document)) track("product_view", { props });
+    // Events kept by an earlier page: try them once this page has settled, or when their backoff ends.
+    const wait = queue.retryIn();
+    if (wait >= 0) setTimeout(flush, Math.max(wait, 500));
   });
 
-  const api = safe(function (name) {
-    const fn = commands[name];
-    if (fn) fn.apply(null, Array.prototype.slice.call(arguments, 1));
-  });
-  const early = (w.clickpulse && w.clickpulse.q) || [];
+  const api = safe((name, ...args) => commands[name] && commands[name](...args));
   w.clickpulse = api;
   api.loaded = true;
-  for (const args of early) if (args[0] === "init" || args[0] === "consent") api.apply(null, args);
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  for (const args of early) if (args[0] == "consent") api(...args);
+  if (document.readyState == "loading") on("DOMContentLoaded", start, document);
   else start();
-  for (const args of early) if (args[0] !== "init" && args[0] !== "consent") api.apply(null, args);
+  for (const args of early) if (args[0] != "init" && args[0] != "consent") api(...args);
 })();

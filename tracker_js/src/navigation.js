@@ -1,30 +1,26 @@
-// One page view per distinct URL the visitor sees: pushState, replaceState (only when the path
+// One page view per distinct URL the visitor sees: pushState, replaceState (only when the URL
 // changes), popstate, hashchange and back-forward-cache restores, without double counting.
-export function pageKey(href, hashRouting) {
+import { on } from "./util.js";
+
+// The page's identity: a plain #anchor is the same page, a #/route (hash router) is not.
+export const pageKey = (href, hashRouting) => {
   const u = new URL(href);
   return u.origin + u.pathname + u.search + (hashRouting && u.hash.startsWith("#/") ? u.hash : "");
-}
+};
 
-export function createNavigationTracker(onPage, hashRouting) {
-  let last = null;
-  return function check(force) {
-    const key = pageKey(location.href, hashRouting);
-    if (!force && key === last) return;
-    last = key;
-    onPage();
-  };
-}
-
+// check(force) counts a page view when the key changed (or always, when forced).
 export function watchNavigation(check) {
   for (const name of ["pushState", "replaceState"]) {
     const original = history[name];
     history[name] = function () {
       const result = original.apply(this, arguments);
-      setTimeout(check, 0);
+      // After the router's own work (title, view) is done.
+      setTimeout(() => check());
       return result;
     };
   }
-  addEventListener("popstate", () => check());
-  addEventListener("hashchange", () => check());
-  addEventListener("pageshow", (e) => e.persisted && check(true));
+  on("popstate", () => check());
+  on("hashchange", () => check());
+  // A page restored from the back-forward cache is a new view of it, though its URL did not change.
+  on("pageshow", (e) => e.persisted && check(1));
 }

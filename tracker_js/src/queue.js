@@ -1,86 +1,83 @@
 // Batching and the retry queue. Pure logic: storage, clock and random are injected so node tests
-// can drive it. Failed batches wait in storage with exponential backoff and jitter, bounded in
-// size, and are replayed on the next page; event ids make replays safe to deliver twice.
+// can drive it. Failed batches wait in storage (memory when there is none, as in cookieless mode)
+// with exponential backoff and jitter, bounded in size, and are replayed on the next page; event
+// ids make a replay safe to deliver twice.
 export const RETRY_KEY = "cp_retry";
 export const MAX_RETRY_EVENTS = 200;
-const BASE_DELAY = 1000;
-const MAX_DELAY = 5 * 60 * 1000;
 
-export function backoff(attempt, random = Math.random) {
-  const ceiling = Math.min(MAX_DELAY, BASE_DELAY * 2 ** attempt);
-  return Math.round(ceiling / 2 + random() * (ceiling / 2));
-}
+export const backoff = (attempt, random = Math.random) => {
+  const ceiling = Math.min(3e5, 1e3 * 2 ** attempt);
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+};
 
-export function createQueue({ flushAt = 10, storage = null, now = Date.now, random = Math.random }) {
+export function createQueue(flushAt, storage, now = Date.now, random = Math.random) {
   let pending = [];
-
-  function readRetry() {
+  let memory = null;
+  const read = () => {
     try {
-      return JSON.parse((storage && storage.getItem(RETRY_KEY)) || "null") || { events: [], attempt: 0, at: 0 };
+      return JSON.parse(storage ? storage.getItem(RETRY_KEY) : memory) || { events: [], attempt: 0, at: 0 };
     } catch (e) {
       return { events: [], attempt: 0, at: 0 };
     }
-  }
-
-  function writeRetry(state) {
+  };
+  const write = (state) => {
+    memory = state.events.length ? JSON.stringify(state) : null;
     try {
-      if (!storage) return;
-      if (state.events.length) storage.setItem(RETRY_KEY, JSON.stringify(state));
-      else storage.removeItem(RETRY_KEY);
+      if (storage) memory ? storage.setItem(RETRY_KEY, memory) : storage.removeItem(RETRY_KEY);
     } catch (e) {
       /* storage full or blocked: the events are lost only if the page closes before the next try */
     }
-  }
-
+  };
   return {
-    add(event) {
-      pending.push(event);
-      return pending.length >= flushAt;
-    },
-    size() {
-      return pending.length;
-    },
-    // Events to send now: what is pending, plus retries whose backoff has passed.
+    // Queue an event; true when a batch is full and should go now.
+    add: (event) => pending.push(event) >= flushAt,
+    // Events to send now: retries whose backoff has passed (all of them when forced), then what is pending.
     take(force) {
-      const retry = readRetry();
+      const retry = read();
       const due = retry.events.length && (force || now() >= retry.at);
-      const out = (due ? retry.events : []).concat(pending);
-      if (due) writeRetry({ events: [], attempt: retry.attempt, at: 0 });
+      const events = (due ? retry.events : []).concat(pending);
+      if (due) write({ events: [] });
       pending = [];
-      return { events: out, attempt: due ? retry.attempt : 0 };
+      return { events, attempt: due ? retry.attempt : 0 };
     },
-    // A send failed: keep the newest events (bounded), try again later.
+    // A send failed (or could not start): keep the newest events, bounded; returns ms until the next try.
     failed(events, attempt) {
-      const retry = readRetry();
+      const retry = read();
       const seen = new Set(retry.events.map((e) => e.id));
-      const merged = retry.events.concat(events.filter((e) => !seen.has(e.id))).slice(-MAX_RETRY_EVENTS);
-      writeRetry({ events: merged, attempt: attempt + 1, at: now() + backoff(attempt, random) });
+      const delay = backoff(attempt, random);
+      write({
+        events: retry.events.concat(events.filter((e) => !seen.has(e.id))).slice(-MAX_RETRY_EVENTS),
+        attempt: attempt + 1,
+        at: now() + delay,
+      });
+      return delay;
     },
-    succeeded() {
-      const retry = readRetry();
-      if (retry.attempt && !retry.events.length) writeRetry({ events: [], attempt: 0, at: 0 });
-    },
-    pendingRetry() {
-      return readRetry().events.length;
+    // ms until stored retries are due (0 when due now), or -1 when there are none.
+    retryIn() {
+      const retry = read();
+      return retry.events.length ? Math.max(0, retry.at - now()) : -1;
     },
   };
 }
 
-// Split events into bodies under the byte limit, so sendBeacon and keepalive fetch accept them.
-export function splitBatches(events, envelope, limit = 60000) {
-  const batches = [];
-  let current = [];
-  let size = JSON.stringify(envelope).length + 12;
+// Split events into JSON chunks whose bodies stay under the byte limit, so sendBeacon and keepalive
+// fetch accept them: "[" + chunk + "]" is the events' JSON array. Each event is serialized once.
+export function splitBatches(events, limit = 6e4) {
+  const chunks = [];
+  const encoder = new TextEncoder();
+  let chunk = [];
+  let size = 0;
   for (const event of events) {
-    const length = JSON.stringify(event).length + 1;
-    if (current.length && size + length > limit) {
-      batches.push(current);
-      current = [];
-      size = JSON.stringify(envelope).length + 12;
+    const json = JSON.stringify(event);
+    const bytes = encoder.encode(json).length + 1;
+    if (chunk.length && size + bytes > limit) {
+      chunks.push(chunk);
+      chunk = [];
+      size = 0;
     }
-    current.push(event);
-    size += length;
+    chunk.push(json);
+    size += bytes;
   }
-  if (current.length) batches.push(current);
-  return batches;
+  if (chunk.length) chunks.push(chunk);
+  return chunks;
 }

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { cssPath } from "../src/css_path.js";
 import { maskText } from "../src/mask.js";
-import { createRageDetector } from "../src/clicks.js";
+import { createRageDetector, dataAttributes } from "../src/clicks.js";
+import { productFrom } from "../src/commerce.js";
 import { pageKey } from "../src/navigation.js";
 import { trackingAllowed } from "../src/privacy.js";
 
@@ -57,4 +58,23 @@ test("SPA page keys ignore plain anchors but keep hash routes and queries", () =
   assert.equal(pageKey("https://s.test/a?x=1#top", true), "https://s.test/a?x=1");
   assert.equal(pageKey("https://s.test/#/cart", true), "https://s.test/#/cart");
   assert.equal(pageKey("https://s.test/#/cart", false), "https://s.test/");
+});
+
+function element(attributes) {
+  return {
+    attributes: Object.entries(attributes).map(([name, value]) => ({ name, value })),
+    getAttribute: (name) => (name in attributes ? attributes[name] : null),
+  };
+}
+
+test("data-cp-* attributes are captured without their prefix and masked", () => {
+  const el = element({ "data-cp-plan": "pro", "data-cp-contact": "jane@example.com", "data-other": "x", id: "b" });
+  assert.deepEqual(dataAttributes(el), { plan: "pro", contact: "[email]" });
+});
+
+test("a declared product reads its data-cp-* fields; a bad price is left out", () => {
+  const p = element({ "data-cp-product": "sku-1", "data-cp-name": "Shoes", "data-cp-price": "129.5", "data-cp-currency": "EUR" });
+  assert.deepEqual(productFrom(p), { product_id: "sku-1", quantity: 1, name: "Shoes", currency: "EUR", price: 129.5 });
+  const q = element({ "data-cp-product": "sku-2", "data-cp-price": "call us", "data-cp-quantity": "3" });
+  assert.deepEqual(productFrom(q), { product_id: "sku-2", quantity: 3 });
 });

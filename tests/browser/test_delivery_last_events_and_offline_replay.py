@@ -1,0 +1,123 @@
+"""Delivery in Chromium: the last events before a tab closes or the visitor navigates away arrive (at least 99
+of 100 quick runs in one browser), and events made while offline are kept and replayed exactly once when the
+browser is back online, on the same page or on the next one."""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser
+
+from tests.browser.conftest import Event, KafkaTap, close_tab, of_type, page_errors, snippet
+from tests.running_stack import RunningStack
+
+pytestmark = pytest.mark.browser
+RUNS = 100
+PAGE = """<!doctype html><html><head><title>Last</title>{snippet}</head><body>
+<a id="away" href="/next.html" style="position: fixed; left: 0; top: 0; width: 40px; height: 40px">away</a>
+<p>{body}</p></body></html>"""
+
+
+def runs_of(events: list[Event]) -> collections.Counter[int]:
+    """How often each run's last event arrived: a custom 'last' event, or the click on the link away."""
+    arrived: collections.Counter[int] = collections.Counter()
+    for e in events:
+        if e["type"] == "custom" and e["name"] == "last":
+            arrived[e["props"]["run"]] += 1
+        elif e["type"] == "click":
+            arrived[int(e["props"]["data"]["run"])] += 1
+    return arrived
+
+
+def test_the_last_event_before_closing_the_tab_or_leaving_arrives_in_99_of_100_runs(
+    stack: RunningStack, kafka: KafkaTap, browser: Browser, test_site: tuple[str, Path]
+) -> None:
+    origin, root = test_site
+    site = stack.create_site("last-events", origin)
+    html = snippet(stack.ingest, site["write_key"])
+    (root / "last.html").write_text(PAGE.format(snippet=html, body="last"))
+    (root / "next.html").write_text(PAGE.format(snippet=html, body="next"))
+    context = browser.new_context()
+    leaving = context.new_page()
+    errors = page_errors(leaving)
+    for run in range(RUNS):
+        if run % 2:  # an event, and the tab is closed at once: only the unload beacon can carry it
+            page = context.new_page()
+            errors += page_errors(page)
+            page.goto(f"{origin}/last.html")  # the async tracker has run once "load" fires
+            page.evaluate("run => clickpulse('track', 'last', {run})", run)
+            close_tab(page)
+        else:  # a click on a link away: the click is the page's last event
+            leaving.goto(f"{origin}/last.html")
+            leaving.eval_on_selector("#away", "(a, run) => a.setAttribute('data-cp-run', run)", run)
+            with leaving.expect_navigation(wait_until="commit"):
+                leaving.mouse.click(10, 10)  # a real click on the link (fixed in the corner)
+
+    events = kafka.wait_for(site["site_id"], lambda es: len(runs_of(es)) >= RUNS, timeout_s=20)
+    events = kafka.quiet(site["site_id"])
+    context.close()
+    arrived = runs_of(events)
+    print(f"\nlast events delivered: {len(arrived)}/{RUNS}")
+    assert len(arrived) >= 99, f"only {len(arrived)} of {RUNS} last events arrived"
+    assert max(arrived.values()) == 1  # and none twice
+    assert errors == []
+
+
+def test_events_made_offline_are_replayed_exactly_once_when_back_online(
+    stack: RunningStack, kafka: KafkaTap, browser: Browser, test_site: tuple[str, Path]
+) -> None:
+    origin, root = test_site
+    site = stack.create_site("offline", origin)
+    html = snippet(stack.ingest, site["write_key"])
+    (root / "page.html").write_text(PAGE.format(snippet=html, body="page"))
+    context = browser.new_context()
+    page = context.new_page()
+    errors = page_errors(page)
+    page.goto(f"{origin}/page.html", wait_until="networkidle")
+    page.evaluate("clickpulse('flush')")
+    kafka.wait_for(site["site_id"], lambda es: len(of_type(es, "pageview")) == 1)
+
+    context.set_offline(True)
+    page.evaluate("for (let n = 0; n < 3; n++) clickpulse('track', 'offline', {n}); clickpulse('flush')")
+    page.wait_for_function("(JSON.parse(localStorage.cp_retry || '{}').events || []).length === 3")
+    context.set_offline(False)  # the tracker hears 'online' and replays at once
+    events = kafka.wait_for(site["site_id"], lambda es: len([e for e in es if e.get("name") == "offline"]) >= 3)
+    events = kafka.quiet(site["site_id"], 1.5)
+    stored = page.evaluate("localStorage.cp_retry || null")
+    context.close()
+
+    assert errors == []
+    assert sorted(e["props"]["n"] for e in events if e.get("name") == "offline") == [0, 1, 2]
+    assert collections.Counter(e["event_id"] for e in events).most_common(1)[0][1] == 1
+    assert stored is None  # the retry queue is empty again
+
+
+def test_events_of_a_page_closed_offline_are_replayed_exactly_once_on_the_next_page(
+    stack: RunningStack, kafka: KafkaTap, browser: Browser, test_site: tuple[str, Path]
+) -> None:
+    origin, root = test_site
+    site = stack.create_site("offline-close", origin)
+    html = snippet(stack.ingest, site["write_key"])
+    (root / "page.html").write_text(PAGE.format(snippet=html, body="page"))
+    context = browser.new_context()
+    page = context.new_page()
+    errors = page_errors(page)
+    page.goto(f"{origin}/page.html", wait_until="networkidle")
+    context.set_offline(True)
+    page.evaluate("clickpulse('track', 'closed_offline')")
+    close_tab(page)  # the unload beacon cannot go out: the events wait in localStorage
+    context.set_offline(False)
+    page = context.new_page()
+    errors += page_errors(page)
+    page.goto(f"{origin}/page.html", wait_until="networkidle")
+    events = kafka.wait_for(site["site_id"], lambda es: any(e.get("name") == "closed_offline" for e in es))
+    close_tab(page)
+    events = kafka.quiet(site["site_id"], 1.5)
+    context.close()
+
+    assert errors == []
+    assert len([e for e in events if e.get("name") == "closed_offline"]) == 1
+    assert len(of_type(events, "pageview")) == 2 and len(of_type(events, "page_leave")) == 2
+    assert collections.Counter(e["event_id"] for e in events).most_common(1)[0][1] == 1

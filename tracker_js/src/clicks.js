@@ -7,7 +7,7 @@ import { maskText } from "./mask.js";
 import { on } from "./util.js";
 
 const DOWNLOAD = /\.(pdf|zip|dmg|exe|msi|csv|xlsx?|docx?|pptx?|mp[34]|t?gz|7z|rar|apk)$/i;
-const CONTROLS = "a,button,input[type=submit],input[type=button],[role=button],[data-cp-event]";
+const CONTROLS = "a,button,[type=submit],[type=button],[role=button],[data-cp-event]";
 
 export function dataAttributes(el) {
   const out = {};
@@ -18,7 +18,7 @@ export function dataAttributes(el) {
 export function createRageDetector(windowMs = 1000, radius = 30, count = 3) {
   let recent = [];
   return (x, y, t) => {
-    recent = recent.filter((c) => t - c.t < windowMs && Math.abs(c.x - x) <= radius && Math.abs(c.y - y) <= radius);
+    recent = recent.filter((c) => t - c.t < windowMs && Math.hypot(c.x - x, c.y - y) <= radius);
     if (recent.push({ x, y, t }) < count) return false;
     recent = [];
     return true;
@@ -28,8 +28,8 @@ export function createRageDetector(windowMs = 1000, radius = 30, count = 3) {
 export function watchClicks(track, config) {
   const isRage = createRageDetector();
   on("click", (e) => {
-    const target = e.target.closest ? e.target : e.target.parentElement;
-    if (!target) return;
+    const target = e.target;
+    if (!target.closest) return;
     const tag = (el) => el.tagName.toLowerCase();
     if (config.rageClicks && isRage(e.clientX, e.clientY, Date.now()))
       track("rage_click", { props: { path: cssPath(target), tag: tag(target) } });

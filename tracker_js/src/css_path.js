@@ -7,7 +7,7 @@ export function cssPath(el, depth = 4) {
       parts.unshift(part + "#" + node.id);
       break;
     }
-    const cls = typeof node.className == "string" && node.className.trim().split(/\s+/)[0];
+    const cls = node.classList[0];
     parts.unshift(cls ? part + "." + cls : part);
   }
   return parts.join(">");

@@ -3,11 +3,8 @@
 const KEY = "cp_vid";
 let memoryId;
 
-// A random v4 UUID; crypto.randomUUID exists only on https pages, getRandomValues everywhere.
-export const uuid = () =>
-  crypto.randomUUID
-    ? crypto.randomUUID()
-    : ([1e7] + -1e3 + -4e3 + -8e3 + -1e11).replace(/[018]/g, (c) => (c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16));
+// A random 128-bit id (crypto.randomUUID exists only on https pages; getRandomValues everywhere).
+export const uuid = () => crypto.getRandomValues(new Uint32Array(4)).join("-");
 
 export function visitorId(cookieless) {
   if (cookieless) return null;

@@ -16,10 +16,12 @@ const CONSENT_KEY = "cp_consent";
 const SWITCHES = ["respectDnt", "pageviews", "spa", "hashRouting", "clicks", "rageClicks", "forms", "engagement"];
 
 safe(() => {
-  if (w.clickpulse && w.clickpulse.loaded) return;
+  // The snippet's stub holds the calls made before we loaded; a second copy of the script does nothing.
+  const stub = w.clickpulse || {};
+  if (stub.loaded) return;
+  const early = stub.q || [];
   const script = document.currentScript || document.querySelector("script[data-key]");
   const data = (script && script.dataset) || {};
-  const early = (w.clickpulse && w.clickpulse.q) || [];
   const config = {
     key: data.key,
     api: data.api || (script && script.src ? new URL(script.src).origin : ""),
@@ -50,30 +52,30 @@ safe(() => {
   let started = false;
   let timer = 0;
 
-  const allowed = () => trackingAllowed({ consent: config.consent, respectDnt: config.respectDnt, nav });
+  const allowed = () => trackingAllowed(config.consent, config.respectDnt, nav);
 
   // Keep events that could not go (offline, refused, failed) and try again after a backoff.
-  const retry = (events, attempt) => setTimeout(flush, queue.failed(events, attempt) + 9);
+  const retry = (events) => setTimeout(flush, queue.failed(events) + 9);
 
   // mode: 0 normal, 1 retries forced (back online), 2 the page is going away (forced, by sendBeacon).
   const flush = safe((mode) => {
     clearTimeout(timer);
     timer = 0;
     if (!config.key || !allowed()) return;
-    const { events, attempt } = queue.take(mode);
+    const events = queue.take(mode);
     if (!events.length) return;
     // Offline, a beacon would be accepted and lost, and a fetch would only fail: keep them for 'online'.
-    if (nav.onLine === false) return retry(events, attempt);
+    if (nav.onLine === false) return retry(events);
     const url = config.api + "/collect";
     const head = JSON.stringify({ write_key: config.key, visitor_id: visitorId(config.cookieless), sent_at: Date.now() });
     for (const chunk of splitBatches(events)) {
       // A string body is text/plain: no CORS preflight.
       const body = head.slice(0, -1) + ',"events":[' + chunk + "]}";
-      const failed = () => retry(JSON.parse("[" + chunk + "]"), attempt);
+      const failed = () => retry(JSON.parse("[" + chunk + "]"));
       if (mode > 1 && nav.sendBeacon) nav.sendBeacon(url, body) || failed();
       else
         fetch(url, { method: "POST", body, keepalive: true, credentials: "omit" }).then(
-          (r) => (r.status > 499 || r.status == 429) && failed(),
+          (r) => (r.status > 499 || r.status == 429 ? failed() : queue.sent()),
           failed,
         );
     }
@@ -81,17 +83,20 @@ safe(() => {
 
   const track = safe((type, fields) => {
     if (!allowed()) return;
-    if (queue.add(Object.assign({ id: uuid(), type, ts: Date.now(), url: location.href }, fields))) flush();
+    if (queue.add({ id: uuid(), type, ts: Date.now(), url: location.href, ...fields })) flush();
     else timer = timer || setTimeout(flush, config.flushInterval);
   });
 
   const leavePage = () => {
-    if (takeEngagement && currentUrl) track("page_leave", Object.assign({ url: currentUrl }, takeEngagement()));
+    if (takeEngagement && currentUrl) track("page_leave", { url: currentUrl, ...takeEngagement() });
   };
 
-  const pageview = () => {
+  // A new page (or route) begins: the last one is left. Automatic page views can be switched off,
+  // engagement is still measured per page.
+  const pageview = (auto) => {
     leavePage();
     currentUrl = location.href;
+    if (auto && !config.pageviews) return;
     track("pageview", { referrer: document.referrer, title: document.title });
     const query = new URLSearchParams(location.search).get(config.searchParam);
     if (query) track("search", { props: { query: query.slice(0, 200) } });
@@ -102,7 +107,7 @@ safe(() => {
     const key = pageKey(location.href, config.hashRouting);
     if (force || key != lastKey) {
       lastKey = key;
-      if (config.pageviews) pageview();
+      pageview(1);
     }
   };
 
@@ -110,7 +115,7 @@ safe(() => {
   const commands = {
     init: (options) => Object.assign(config, options),
     track: (name, props) => track("custom", { name: String(name).slice(0, 200), props: props || {} }),
-    pageview,
+    pageview: () => pageview(),
     product: commerce("product_view"),
     addToCart: commerce("add_to_cart"),
     removeFromCart: commerce("remove_from_cart"),
@@ -147,14 +152,14 @@ safe(() => {
       currentUrl = null;
       flush(2);
     });
-    on("pageshow", (e) => e.persisted && (currentUrl = location.href));
+    // A page restored from the back-forward cache is a new view of it, though its URL did not change.
+    on("pageshow", (e) => e.persisted && check(1));
     on("visibilitychange", () => document.visibilityState == "hidden" && flush(2), document);
     on("online", () => flush(1));
     check(1);
     for (const props of declaredProducts(document)) track("product_view", { props });
-    // Events kept by an earlier page: try them once this page has settled, or when their backoff ends.
-    const wait = queue.retryIn();
-    if (wait >= 0) setTimeout(flush, Math.max(wait, 500));
+    // Events kept by an earlier page: try them once this page has settled.
+    if (queue.waiting()) setTimeout(flush, 500);
   });
 
   const api = safe((name, ...args) => commands[name] && commands[name](...args));

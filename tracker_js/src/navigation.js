@@ -1,5 +1,5 @@
 // One page view per distinct URL the visitor sees: pushState, replaceState (only when the URL
-// changes), popstate, hashchange and back-forward-cache restores, without double counting.
+// changes), popstate and hashchange, without double counting.
 import { on } from "./util.js";
 
 // The page's identity: a plain #anchor is the same page, a #/route (hash router) is not.
@@ -21,6 +21,4 @@ export function watchNavigation(check) {
   }
   on("popstate", () => check());
   on("hashchange", () => check());
-  // A page restored from the back-forward cache is a new view of it, though its URL did not change.
-  on("pageshow", (e) => e.persisted && check(1));
 }

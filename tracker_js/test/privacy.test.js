@@ -4,6 +4,7 @@ import { cssPath } from "../src/css_path.js";
 import { maskText } from "../src/mask.js";
 import { createRageDetector, dataAttributes } from "../src/clicks.js";
 import { productFrom } from "../src/commerce.js";
+import { uuid } from "../src/identity.js";
 import { pageKey } from "../src/navigation.js";
 import { trackingAllowed } from "../src/privacy.js";
 
@@ -17,17 +18,17 @@ test("e-mail addresses and long digit runs are masked, short numbers kept", () =
 });
 
 test("DNT and GPC stop tracking unless the visitor granted consent", () => {
-  assert.equal(trackingAllowed({ consent: null, respectDnt: true, nav: {} }), true);
-  assert.equal(trackingAllowed({ consent: null, respectDnt: true, nav: { doNotTrack: "1" } }), false);
-  assert.equal(trackingAllowed({ consent: null, respectDnt: true, nav: { globalPrivacyControl: true } }), false);
-  assert.equal(trackingAllowed({ consent: null, respectDnt: false, nav: { doNotTrack: "1" } }), true);
-  assert.equal(trackingAllowed({ consent: "granted", respectDnt: true, nav: { doNotTrack: "1" } }), true);
-  assert.equal(trackingAllowed({ consent: "denied", respectDnt: true, nav: {} }), false);
-  assert.equal(trackingAllowed({ consent: "pending", respectDnt: true, nav: {} }), false);
+  assert.equal(trackingAllowed(null, true, {}), true);
+  assert.equal(trackingAllowed(null, true, { doNotTrack: "1" }), false);
+  assert.equal(trackingAllowed(null, true, { globalPrivacyControl: true }), false);
+  assert.equal(trackingAllowed(null, false, { doNotTrack: "1" }), true);
+  assert.equal(trackingAllowed("granted", true, { doNotTrack: "1" }), true);
+  assert.equal(trackingAllowed("denied", true, {}), false);
+  assert.equal(trackingAllowed("pending", true, {}), false);
 });
 
 function el(tag, { id = "", className = "", parent = null } = {}) {
-  return { nodeType: 1, tagName: tag.toUpperCase(), id, className, parentElement: parent };
+  return { nodeType: 1, tagName: tag.toUpperCase(), id, classList: className.split(" ").filter(Boolean), parentElement: parent };
 }
 
 test("the CSS path is short and stops at an id", () => {
@@ -77,4 +78,10 @@ test("a declared product reads its data-cp-* fields; a bad price is left out", (
   assert.deepEqual(productFrom(p), { product_id: "sku-1", quantity: 1, name: "Shoes", currency: "EUR", price: 129.5 });
   const q = element({ "data-cp-product": "sku-2", "data-cp-price": "call us", "data-cp-quantity": "3" });
   assert.deepEqual(productFrom(q), { product_id: "sku-2", quantity: 3 });
+});
+
+test("ids are random and unique", () => {
+  const ids = new Set(Array.from({ length: 10_000 }, uuid));
+  assert.equal(ids.size, 10_000);
+  for (const id of ids) assert.match(id, /^\d+-\d+-\d+-\d+$/);
 });

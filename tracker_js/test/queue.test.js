@@ -12,84 +12,79 @@ function memoryStorage() {
   };
 }
 
-const ids = (taken) => taken.events.map((e) => e.id);
+const ids = (events) => events.map((e) => e.id);
 
 test("flushes when the batch reaches flushAt events", () => {
   const q = createQueue(3, null);
   assert.equal(q.add({ id: "1" }), false);
   assert.equal(q.add({ id: "2" }), false);
   assert.equal(q.add({ id: "3" }), true);
-  assert.deepEqual(ids(q.take(false)), ["1", "2", "3"]);
-  assert.deepEqual(q.take(false).events, [], "taken events are not handed out twice");
+  assert.deepEqual(ids(q.take()), ["1", "2", "3"]);
+  assert.deepEqual(q.take(), [], "taken events are not handed out twice");
 });
 
-test("failed batches wait for their backoff, then come back once", () => {
+test("failed events wait for their backoff, then come back once", () => {
   let clock = 1000;
   const storage = memoryStorage();
   const q = createQueue(10, storage, () => clock, () => 0.5);
-  assert.equal(q.failed([{ id: "a" }, { id: "b" }], 0), 750);
-  assert.equal(q.retryIn(), 750);
+  assert.equal(q.failed([{ id: "a" }, { id: "b" }]), 750);
+  assert.equal(q.waiting(), true);
   q.add({ id: "c" });
-  assert.deepEqual(ids(q.take(false)), ["c"], "retries wait for their backoff");
+  assert.deepEqual(ids(q.take()), ["c"], "retries wait for their backoff");
   clock += 10_000;
-  assert.equal(q.retryIn(), 0);
-  const taken = q.take(false);
-  assert.deepEqual(ids(taken), ["a", "b"]);
-  assert.equal(taken.attempt, 1, "the attempt count travels with the batch");
-  assert.deepEqual(q.take(false).events, [], "taken retries are not handed out twice");
-  assert.equal(q.retryIn(), -1);
+  assert.deepEqual(ids(q.take()), ["a", "b"]);
+  assert.deepEqual(q.take(), [], "taken retries are not handed out twice");
+  assert.equal(q.waiting(), false);
+});
+
+test("the backoff grows with each failure and starts again after a send went through", () => {
+  const q = createQueue(10, null, () => 0, () => 1);
+  assert.deepEqual([q.failed([]), q.failed([]), q.failed([])], [1000, 2000, 4000]);
+  q.sent();
+  assert.equal(q.failed([]), 1000);
 });
 
 test("a forced take (back online, page going away) does not wait for the backoff", () => {
   const q = createQueue(10, memoryStorage(), () => 0);
-  q.failed([{ id: "a" }], 5);
+  q.failed([{ id: "a" }]);
   q.add({ id: "b" });
   assert.deepEqual(ids(q.take(true)), ["a", "b"]);
 });
 
 test("the retry queue survives a new page (a new queue on the same storage)", () => {
   const storage = memoryStorage();
-  createQueue(10, storage).failed([{ id: "x" }], 0);
-  const nextPage = createQueue(10, storage, () => Date.now() + 60_000);
-  assert.deepEqual(ids(nextPage.take(false)), ["x"]);
+  createQueue(10, storage).failed([{ id: "x" }]);
+  const nextPage = createQueue(10, storage);
+  assert.equal(nextPage.waiting(), true);
+  assert.deepEqual(ids(nextPage.take()), ["x"]);
   assert.equal(storage.getItem(RETRY_KEY), null);
 });
 
 test("without storage (cookieless mode) retries are kept in memory for this page", () => {
   let clock = 0;
   const q = createQueue(10, null, () => clock);
-  q.failed([{ id: "m" }], 0);
+  q.failed([{ id: "m" }]);
   clock = 5_000;
-  assert.deepEqual(ids(q.take(false)), ["m"]);
+  assert.deepEqual(ids(q.take()), ["m"]);
 });
 
-test("broken or blocked storage loses nothing on this page and throws nothing", () => {
-  const throwing = {
-    getItem: () => {
-      throw new Error("blocked");
-    },
-    setItem: () => {
-      throw new Error("full");
-    },
-    removeItem: () => {},
-  };
-  const q = createQueue(10, throwing);
+test("broken or full storage loses nothing on this page and throws nothing", () => {
+  const full = { getItem: () => null, setItem: () => { throw new Error("full"); }, removeItem: () => {} };
+  const q = createQueue(10, full);
   q.add({ id: "p" });
   assert.deepEqual(ids(q.take(true)), ["p"]);
-  assert.doesNotThrow(() => q.failed([{ id: "q" }], 0));
+  assert.doesNotThrow(() => q.failed([{ id: "q" }]));
+  assert.deepEqual(ids(q.take(true)), ["q"], "kept in memory when storage refuses");
   const corrupt = memoryStorage();
   corrupt.setItem(RETRY_KEY, "{not json");
-  assert.deepEqual(createQueue(10, corrupt).take(true).events, []);
+  assert.deepEqual(createQueue(10, corrupt).take(true), []);
 });
 
-test("retrying the same events does not duplicate them and the queue stays bounded", () => {
+test("the retry queue stays bounded and keeps the newest events", () => {
   const storage = memoryStorage();
   const q = createQueue(10, storage);
-  q.failed([{ id: "a" }], 0);
-  q.failed([{ id: "a" }, { id: "b" }], 1);
-  assert.equal(JSON.parse(storage.getItem(RETRY_KEY)).events.length, 2);
-  q.failed(Array.from({ length: 500 }, (_, i) => ({ id: "n" + i })), 2);
-  const kept = JSON.parse(storage.getItem(RETRY_KEY)).events;
+  q.failed(Array.from({ length: 500 }, (_, i) => ({ id: "n" + i })));
+  const kept = JSON.parse(storage.getItem(RETRY_KEY));
   assert.equal(kept.length, MAX_RETRY_EVENTS);
   assert.equal(kept.at(-1).id, "n499", "the newest events are kept");
 });
@@ -101,13 +96,16 @@ test("backoff grows exponentially with jitter and is capped", () => {
   assert.equal(backoff(30, () => 1), 300000);
 });
 
-test("batches are split to stay under the body limit, counted in UTF-8 bytes", () => {
+test("batches are split so every body stays under 60 KB, even with 3-byte characters", () => {
   const events = Array.from({ length: 50 }, (_, i) => ({ id: String(i), pad: "x".repeat(1000) }));
   const chunks = splitBatches(events, 10_000);
   assert.ok(chunks.length > 1);
   assert.deepEqual(chunks.flatMap((c) => JSON.parse("[" + c + "]")), events);
-  for (const c of chunks) assert.ok(Buffer.byteLength("[" + c + "]") < 10_000);
-  const wide = Array.from({ length: 20 }, (_, i) => ({ id: String(i), text: "€".repeat(1000) }));
-  for (const c of splitBatches(wide, 10_000)) assert.ok(Buffer.byteLength("[" + c + "]") < 10_000);
+  for (const c of chunks) assert.ok(("[" + c + "]").length <= 10_001);
+  const wide = Array.from({ length: 200 }, (_, i) => ({ id: String(i), text: "€".repeat(1000) }));
+  const wideChunks = splitBatches(wide);
+  assert.equal(wideChunks.flat().length, 200);
+  for (const c of wideChunks) assert.ok(Buffer.byteLength("[" + c + "]") < 60_000);
   assert.deepEqual(splitBatches([]), []);
+  assert.equal(splitBatches([{ id: "big", pad: "x".repeat(30_000) }]).length, 1, "one oversized event still goes");
 });

@@ -51,6 +51,8 @@ safe(() => {
   let lastKey = null;
   let started = false;
   let timer = 0;
+  let soon = 0;
+  let inflight = 0;
 
   const allowed = () => trackingAllowed(config.consent, config.respectDnt, nav);
 
@@ -60,7 +62,7 @@ safe(() => {
   // mode: 0 normal, 1 retries forced (back online), 2 the page is going away (forced, by sendBeacon).
   const flush = safe((mode) => {
     clearTimeout(timer);
-    timer = 0;
+    timer = soon = 0;
     if (!config.key || !allowed()) return;
     const events = queue.take(mode);
     if (!events.length) return;
@@ -73,18 +75,33 @@ safe(() => {
       const body = head.slice(0, -1) + ',"events":[' + chunk + "]}";
       const failed = () => retry(JSON.parse("[" + chunk + "]"));
       if (mode > 1 && nav.sendBeacon) nav.sendBeacon(url, body) || failed();
-      else
-        fetch(url, { method: "POST", body, keepalive: true, credentials: "omit" }).then(
-          (r) => (r.status > 499 || r.status == 429 ? failed() : queue.sent()),
-          failed,
+      else {
+        // keepalive lets a request outlive the page, but browsers allow 64 KB of them in flight: a burst
+        // beyond that would be refused, so the rest go as plain requests.
+        const kept = inflight + body.length < 6e4 && body.length;
+        inflight += kept;
+        const done = (ok) => {
+          inflight -= kept;
+          ok ? queue.sent() : failed();
+        };
+        fetch(url, { method: "POST", body, keepalive: !!kept, credentials: "omit" }).then(
+          (r) => done(r.status < 500 && r.status != 429),
+          done,
         );
+      }
     }
   });
 
   const track = safe((type, fields) => {
     if (!allowed()) return;
-    if (queue.add({ id: uuid(), type, ts: Date.now(), url: location.href, ...fields })) flush();
-    else timer = timer || setTimeout(flush, config.flushInterval);
+    // A full batch goes right after the current task (so a burst of events makes one request, not one per
+    // flushAt events, and the host page's handler is not held up); else within flushInterval.
+    const full = queue.add({ id: uuid(), type, ts: Date.now(), url: location.href, ...fields });
+    if (full ? !soon : !timer) {
+      clearTimeout(timer);
+      soon = full;
+      timer = setTimeout(flush, full ? 0 : config.flushInterval);
+    }
   });
 
   const leavePage = () => {

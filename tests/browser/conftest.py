@@ -63,9 +63,10 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     launched.close()
 
 
-def snippet(ingest: str, key: str, attrs: str = "") -> str:
-    """The documented snippet: the command-queue stub, then the async script tag."""
-    return f'{STUB}<script async src="{ingest}/cp.js" data-key="{key}" data-api="{ingest}" {attrs}></script>'
+def snippet(ingest: str, key: str, attrs: str = "", before: str = "") -> str:
+    """The documented snippet: the command-queue stub, then (before) the page's own early calls, then the async
+    script tag."""
+    return f'{STUB}{before}<script async src="{ingest}/cp.js" data-key="{key}" data-api="{ingest}" {attrs}></script>'
 
 
 def close_tab(page: Page) -> None:
@@ -178,7 +179,7 @@ class KafkaTap:
                 self.changed.wait(left)
             return list(self.by_site[site_id])
 
-    def quiet(self, site_id: str, seconds: float = 1.0) -> list[Event]:
+    def quiet(self, site_id: str, seconds: float = 0.6) -> list[Event]:
         """The site's events once nothing new has come for `seconds` (to prove that nothing more arrives)."""
         count = -1
         while count != len(self.events(site_id)):

@@ -54,7 +54,7 @@ def test_clicks_carry_what_was_clicked_and_mark_outbound_links_and_downloads(
 ) -> None:
     origin, root = test_site
     site, context, page, errors = visit_site(stack, browser, origin, root, "clicks")
-    page.goto(f"{origin}/index.html", wait_until="networkidle")
+    page.goto(f"{origin}/index.html")
     for selector in ("text=Buy now", "#out", "#pdf", "#export", "#close", "#inner", "#promo", "#plain"):
         page.click(selector)
     page.evaluate("clickpulse('flush')")
@@ -91,7 +91,7 @@ def test_three_fast_clicks_in_one_spot_are_one_rage_click(
 ) -> None:
     origin, root = test_site
     site, context, page, errors = visit_site(stack, browser, origin, root, "rage")
-    page.goto(f"{origin}/index.html", wait_until="networkidle")
+    page.goto(f"{origin}/index.html")
     page.click("#plain", click_count=3)
     page.click("#promo")  # another spot: not part of the rage
     page.evaluate("clickpulse('flush')")
@@ -110,7 +110,7 @@ def test_a_form_submission_names_the_form_and_never_carries_what_was_typed(
 ) -> None:
     origin, root = test_site
     site, context, page, errors = visit_site(stack, browser, origin, root, "forms")
-    page.goto(f"{origin}/index.html", wait_until="networkidle")
+    page.goto(f"{origin}/index.html")
     page.fill("#email", "jane.doe@example.com")
     page.fill("#card", "4111 1111 1111 1111")
     page.click("#send")  # submits and leaves: the events go with the page's last beacon
@@ -131,13 +131,13 @@ def test_site_search_is_read_from_the_configured_query_parameter(
 ) -> None:
     origin, root = test_site
     site, context, page, errors = visit_site(stack, browser, origin, root, "search")
-    page.goto(f"{origin}/search.html?q=trail+shoes", wait_until="networkidle")
+    page.goto(f"{origin}/search.html?q=trail+shoes")
     page.click("#to-boots")  # an SPA search: a new route with a new query
     page.wait_for_timeout(50)
     (root / "find.html").write_text(
         PAGE.format(snippet=snippet(stack.ingest, site["write_key"], 'data-search-param="s"'), other_origin=origin)
     )
-    page.goto(f"{origin}/find.html?s=tents&q=not+a+search", wait_until="networkidle")
+    page.goto(f"{origin}/find.html?s=tents&q=not+a+search")
     close_tab(page)
     events = kafka.wait_for(site["site_id"], count("search", at_least=3))
     events = kafka.quiet(site["site_id"])

@@ -15,7 +15,7 @@ from tests.browser.conftest import Event, KafkaTap, close_tab, count, of_type, p
 from tests.running_stack import RunningStack
 
 pytestmark = pytest.mark.browser
-PAGE = """<!doctype html><html><head><title>p</title>{snippet}{extra}</head>
+PAGE = """<!doctype html><html><head><title>p</title>{snippet}</head>
 <body><a id="next" href="/other.html">next</a><button id="b">click me</button></body></html>"""
 DNT = "Object.defineProperty(Navigator.prototype, 'doNotTrack', {get: () => '1'});"
 GPC = "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true});"
@@ -28,7 +28,7 @@ STORED = "() => [Object.keys(localStorage), sessionStorage.length, document.cook
 
 def write_pages(root: Path, stack: RunningStack, key: str, attrs: str = "", extra: str = "") -> None:
     for name in ("index.html", "other.html"):
-        (root / name).write_text(PAGE.format(snippet=snippet(stack.ingest, key, attrs), extra=extra))
+        (root / name).write_text(PAGE.format(snippet=snippet(stack.ingest, key, attrs, before=extra)))
 
 
 def open_page(browser: Browser, init_script: str = "") -> tuple[BrowserContext, Page, list[str], list[tuple[str, str]]]:
@@ -42,10 +42,10 @@ def open_page(browser: Browser, init_script: str = "") -> tuple[BrowserContext, 
 
 def visit(page: Page, url: str) -> None:
     """Load, click, go to the next page, click, and ask for a flush (which must not send either)."""
-    page.goto(url, wait_until="networkidle")
+    page.goto(url)
     page.click("#b")
     page.click("#next")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state()
     page.click("#b")
     page.evaluate("clickpulse('flush')")
     page.wait_for_timeout(200)
@@ -54,7 +54,7 @@ def visit(page: Page, url: str) -> None:
 def control_visit(browser: Browser, kafka: KafkaTap, site: dict[str, str], url: str) -> list[Event]:
     """A visitor without any privacy signal, afterwards: once their events are in, the site's events are all."""
     context, page, errors, _ = open_page(browser)
-    page.goto(url, wait_until="networkidle")
+    page.goto(url)
     page.evaluate("clickpulse('flush')")
     kafka.wait_for(site["site_id"], count("pageview"))
     context.close()
@@ -116,7 +116,7 @@ def test_revoking_consent_stops_sending_and_deletes_what_was_stored(
     site = stack.create_site("consent-revoked", origin)
     write_pages(root, stack, site["write_key"])
     context, page, errors, sent = open_page(browser)
-    page.goto(f"{origin}/index.html", wait_until="networkidle")
+    page.goto(f"{origin}/index.html")
     page.evaluate("clickpulse('flush')")
     kafka.wait_for(site["site_id"], count("pageview"))
     assert page.evaluate("localStorage.getItem('cp_vid')")
@@ -126,7 +126,7 @@ def test_revoking_consent_stops_sending_and_deletes_what_was_stored(
     page.click("#b")
     page.evaluate("clickpulse('track', 'after_denial'); clickpulse('flush')")
     page.click("#next")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state()
     page.evaluate("clickpulse('flush')")
     page.wait_for_timeout(200)
     context.close()
@@ -137,12 +137,17 @@ def test_revoking_consent_stops_sending_and_deletes_what_was_stored(
     assert [e["type"] for e in events] == ["pageview"]
 
 
+@pytest.mark.parametrize(
+    ("attrs", "extra"),
+    [('data-cookieless="true"', ""), ("", "<script>clickpulse('init', {cookieless: true})</script>")],
+    ids=["data-cookieless", "init-before-load"],
+)
 def test_cookieless_mode_stores_nothing_and_sends_no_visitor_id(
-    stack: RunningStack, kafka: KafkaTap, browser: Browser, test_site: tuple[str, Path]
+    stack: RunningStack, kafka: KafkaTap, browser: Browser, test_site: tuple[str, Path], attrs: str, extra: str
 ) -> None:
     origin, root = test_site
     site = stack.create_site("cookieless", origin)
-    write_pages(root, stack, site["write_key"], 'data-cookieless="true"')
+    write_pages(root, stack, site["write_key"], attrs, extra)
     context, page, errors, sent = open_page(browser)
     visit(page, f"{origin}/index.html")
     events = kafka.wait_for(site["site_id"], count("pageview", at_least=2))

@@ -73,7 +73,7 @@ safe(() => {
     for (const chunk of splitBatches(events)) {
       // A string body is text/plain: no CORS preflight.
       const body = head.slice(0, -1) + ',"events":[' + chunk + "]}";
-      const failed = () => retry(JSON.parse("[" + chunk + "]"));
+      const failed = () => retry(chunk);
       if (mode > 1 && nav.sendBeacon) nav.sendBeacon(url, body) || failed();
       else {
         // keepalive lets a request outlive the page, but browsers allow 64 KB of them in flight: a burst
@@ -92,17 +92,20 @@ safe(() => {
     }
   });
 
-  const track = safe((type, fields) => {
+  // Every caller of track is guarded already (commands, listeners, check).
+  const track = (type, fields) => {
     if (!allowed()) return;
     // A full batch goes right after the current task (so a burst of events makes one request, not one per
     // flushAt events, and the host page's handler is not held up); else within flushInterval.
-    const full = queue.add({ id: uuid(), type, ts: Date.now(), url: location.href, ...fields });
+    // Serialized now: the page may change its objects afterwards, and one that cannot be serialized
+    // (a cycle) is dropped alone instead of spoiling its batch.
+    const full = queue.add(JSON.stringify({ id: uuid(), type, ts: Date.now(), url: location.href, ...fields }));
     if (full ? !soon : !timer) {
       clearTimeout(timer);
       soon = full;
       timer = setTimeout(flush, full ? 0 : config.flushInterval);
     }
-  });
+  };
 
   const leavePage = () => {
     if (takeEngagement && currentUrl) track("page_leave", { url: currentUrl, ...takeEngagement() });
@@ -120,13 +123,14 @@ safe(() => {
   };
 
   // A page view when the page's key changed, or always when forced (first load, bfcache restore).
-  const check = (force) => {
+  // (Guarded itself: the history wrappers call it from a timer.)
+  const check = safe((force) => {
     const key = pageKey(location.href, config.hashRouting);
     if (force || key != lastKey) {
       lastKey = key;
       pageview(1);
     }
-  };
+  });
 
   const commerce = (type) => (props) => track(type, { props });
   const commands = {
@@ -138,7 +142,8 @@ safe(() => {
     removeFromCart: commerce("remove_from_cart"),
     checkout: commerce("checkout_start"),
     purchase: commerce("purchase"),
-    identify: (customerId, traits) => track("identify", { props: { customer_id: String(customerId), traits: traits || {} } }),
+    identify: (customerId, traits) =>
+      (customerId || customerId === 0) && track("identify", { props: { customer_id: "" + customerId, traits: traits || {} } }),
     // What is queued still belongs to the visitor who leaves: send it before forgetting them.
     reset: () => {
       flush();
@@ -147,13 +152,9 @@ safe(() => {
     consent: (decision) => {
       config.consent = decision;
       if (decision == "denied") forgetVisitor();
-      try {
-        // Remember the visitor's decision (not in cookieless mode, which stores nothing).
-        if (storage) storage[CONSENT_KEY] = decision;
-      } catch (e) {
-        /* not remembered */
-      }
       start();
+      // Remember the visitor's decision for the next pages (not in cookieless mode, which stores nothing).
+      if (storage) storage[CONSENT_KEY] = decision;
     },
     flush: () => flush(),
   };

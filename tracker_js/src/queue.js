@@ -1,5 +1,5 @@
 // Batching and the retry queue. Pure logic: storage, clock and random are injected so node tests
-// can drive it. Events that could not go wait in storage (in memory when there is none, as in
+// can drive it. Events are queued as JSON strings. Events that could not go wait in storage (in memory when there is none, as in
 // cookieless mode), bounded, and are replayed on the next page; on this page they are retried with
 // exponential backoff and jitter. Event ids make a replay safe to deliver twice.
 export const RETRY_KEY = "cp_retry";
@@ -65,23 +65,21 @@ export function createQueue(flushAt, storage, now = Date.now, random = Math.rand
   };
 }
 
-// Split events into JSON chunks whose bodies stay under 60 KB, so sendBeacon and keepalive fetch
-// accept them (a character is at most 3 bytes in UTF-8): "[" + chunk + "]" is the events' JSON array.
-// Each event is serialized once.
+// Split events (each already JSON) into chunks whose bodies stay under 60 KB, so sendBeacon and
+// keepalive fetch accept them (a character is at most 3 bytes in UTF-8): "[" + chunk + "]" is the
+// chunk's JSON array.
 export function splitBatches(events, limit = 2e4) {
   const chunks = [];
   let chunk = [];
   let size = 0;
-  for (const event of events) {
-    const json = JSON.stringify(event);
-    const bytes = json.length + 1;
-    if (chunk.length && size + bytes > limit) {
+  for (const json of events) {
+    if (chunk.length && size + json.length > limit) {
       chunks.push(chunk);
       chunk = [];
       size = 0;
     }
     chunk.push(json);
-    size += bytes;
+    size += json.length + 1;
   }
   if (chunk.length) chunks.push(chunk);
   return chunks;

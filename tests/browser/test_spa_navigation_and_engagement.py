@@ -1,7 +1,7 @@
 """SPA navigation in Chromium counts exactly one page view per route change (pushState, hash routes, back
 with popstate, back-forward-cache restores) and none for the same URL pushed again, same-path replaceState or
-plain #anchors. Every page view is closed by one page_leave carrying its engaged time (visible and focused
-time only) and its deepest scroll."""
+plain #anchors; a product a route's view declares is viewed with that route. Every page view is closed by one
+page_leave carrying its engaged time (visible and focused time only) and its deepest scroll."""
 
 from __future__ import annotations
 
@@ -17,14 +17,18 @@ from tests.running_stack import RunningStack
 
 pytestmark = pytest.mark.browser
 APP = """<!doctype html><html><head><title>Home</title>{snippet}
-<script>addEventListener("pageshow", (e) => {{ if (e.persisted) document.title = "restored"; }});</script></head>
+<script>addEventListener("pageshow", (e) => {{ if (e.persisted) document.title = "restored"; }});
+const TENT = '<article data-cp-product="sku-tent" data-cp-name="Tent" data-cp-price="349">Tent</article>';
+function route(path, view) {{ document.getElementById("view").innerHTML = view; history.pushState({{}}, "", path); }}
+</script></head>
 <body style="margin:0"><div style="height:4000px">
 <button id="push" onclick="history.pushState({{}}, '', '/app/cart.html'); document.title = 'Cart'">cart</button>
 <button id="push-same" onclick="history.pushState({{}}, '', location.href)">again</button>
 <button id="replace-same" onclick="history.replaceState({{n: 1}}, '', location.pathname)">same</button>
 <a id="hash-route" href="#/settings">settings</a>
 <a id="anchor" href="#top">top</a>
-<button id="push-checkout" onclick="history.pushState({{}}, '', '/app/checkout.html')">checkout</button>
+<button id="push-product" onclick="route('/app/tent.html', TENT)">tent</button>
+<button id="push-checkout" onclick="route('/app/checkout.html', '')">checkout</button><div id="view"></div>
 <a id="away" href="/other.html">away</a></div></body></html>"""
 # Makes the page look hidden, or unfocused, to the tracker, as switching tabs or windows would.
 HIDE = """Object.defineProperty(document, "visibilityState", {configurable: true, get: () => "hidden"});
@@ -70,17 +74,19 @@ def test_each_route_change_is_one_page_view_and_one_page_leave(
     page.wait_for_timeout(50)
     page.go_back()  # 4: popstate back to /app/cart.html
     page.click("#anchor")  # a plain anchor is not a route: no page view
-    page.click("#push-checkout")  # 5: /app/checkout.html
+    page.click("#push-product")  # 5: /app/tent.html, whose view declares a product
     page.wait_for_timeout(50)
-    page.click("#away")  # 6: /other.html, a full page load
+    page.click("#push-checkout")  # 6: /app/checkout.html
+    page.wait_for_timeout(50)
+    page.click("#away")  # 7: /other.html, a full page load
     page.wait_for_load_state()
-    page.go_back(wait_until="commit")  # 7: /app/checkout.html again, restored from the back-forward cache
+    page.go_back(wait_until="commit")  # 8: /app/checkout.html again, restored from the back-forward cache
     page.wait_for_function("document.title === 'restored'")
     page.wait_for_timeout(50)
     close_tab(page)
     elapsed_s = time.monotonic() - started
 
-    routes = ["/index.html", "/app/cart.html", "/app/cart.html#/settings", "/app/cart.html",
+    routes = ["/index.html", "/app/cart.html", "/app/cart.html#/settings", "/app/cart.html", "/app/tent.html",
               "/app/checkout.html", "/other.html", "/app/checkout.html"]  # fmt: skip
     events = kafka.wait_for(site["site_id"], count("page_leave", at_least=len(routes)))
     events = sorted(kafka.quiet(site["site_id"]), key=lambda e: e["ts"])
@@ -94,6 +100,9 @@ def test_each_route_change_is_one_page_view_and_one_page_leave(
     assert all(e["engaged_ms"] >= 0 for e in leaves)
     assert sum(e["engaged_ms"] for e in leaves) <= elapsed_s * 1000 + 50
     assert of_type(events, "pageview")[1]["title"] == "Cart"  # read after the route's own title update
+    (product,) = of_type(events, "product_view")  # declared by the SPA route's view, counted with that route
+    assert (product["path"], product["products"]) == ("/app/tent.html", [{"product_id": "sku-tent", "name": "Tent",
+                                                                           "price": 349.0}])  # fmt: skip
     assert len({e["event_id"] for e in events}) == len(events)
 
 

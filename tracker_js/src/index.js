@@ -122,13 +122,15 @@ safe(() => {
     if (query) track("search", { props: { query: query.slice(0, 200) } });
   };
 
-  // A page view when the page's key changed, or always when forced (first load, bfcache restore).
+  // A page view when the page's key changed, or always when forced (first load, bfcache restore),
+  // with a product view for each product the page (or SPA route) declares.
   // (Guarded itself: the history wrappers call it from a timer.)
   const check = safe((force) => {
     const key = pageKey(location.href, config.hashRouting);
     if (force || key != lastKey) {
       lastKey = key;
       pageview(1);
+      for (const props of declaredProducts(document)) track("product_view", { props });
     }
   });
 
@@ -175,7 +177,6 @@ safe(() => {
     on("visibilitychange", () => document.visibilityState == "hidden" && flush(2), document);
     on("online", () => flush(1));
     check(1);
-    for (const props of declaredProducts(document)) track("product_view", { props });
     // Events kept by an earlier page: try them once this page has settled.
     if (queue.waiting()) setTimeout(flush, 500);
   });

@@ -49,8 +49,9 @@ def launch(p: Playwright, bfcache: bool = False) -> Browser:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
+    """Per module, so that no Playwright loop lingers while other suites' asyncio tests run."""
     with sync_playwright() as p:
         yield p
 
@@ -188,7 +189,7 @@ class KafkaTap:
         return self.events(site_id)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def kafka(stack: RunningStack) -> Iterator[KafkaTap]:
     tap = KafkaTap(stack.settings.kafka_bootstrap, stack.settings.topic(EVENTS_TOPIC))
     tap.start()

@@ -15,94 +15,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from clickpulse.records import DLQ_TOPIC, EVENTS_TOPIC, DeadLetter, event_encoder
 from clickpulse.settings import Settings
 from clickpulse.sites import Site
 from ingest.body import decode_json, read_limited
-from ingest.client_ip import client_ip
-from ingest.enrichment import Drop, Pipeline
+from ingest.collector import Collector
 from ingest.incoming import IncomingEvent
 from ingest.metrics import Metrics
 from ingest.native_batch import decode_native
 from ingest.rejection import EventRejected, RequestRejected
-from ingest.request_context import build_context
 from ingest.segment_api import decode_segment, write_key_from
 from ingest.sink import EventSink, Outcome
 from ingest.site_cache import SiteCache
-from ingest.spool import Record, SpoolFull
+from ingest.spool import SpoolFull
 from ingest.tracker_script import TrackerScript
 
 log = logging.getLogger(__name__)
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-class Collector:
-    """Turns one decoded request into Kafka records; shared by every endpoint."""
-
-    def __init__(self, settings: Settings, cache: SiteCache, sink: EventSink, metrics: Metrics) -> None:
-        self.settings = settings
-        self.cache = cache
-        self.sink = sink
-        self.metrics = metrics
-        self.pipeline = Pipeline()
-        self.events_topic = settings.topic(EVENTS_TOPIC)
-        self.dlq_topic = settings.topic(DLQ_TOPIC)
-        self.trusted = frozenset(p.strip() for p in settings.trusted_proxies.split(",") if p.strip())
-
-    async def site_for(self, write_key: str) -> Site:
-        site = await self.cache.by_write_key(write_key)
-        if site is None:
-            raise RequestRejected(401, "unknown_write_key")
-        return site
-
-    def check_origin(self, site: Site, request: Request) -> str:
-        """Allowed origins per site; an empty list allows any (e.g. server-side SDKs)."""
-        origin = request.headers.get("origin", "")
-        if site.origins and origin and origin not in site.origins:
-            raise RequestRejected(403, "origin_not_allowed", origin)
-        return origin
-
-    def dead_letter(self, reason: str, raw: object, site_id: str, endpoint: str, received_at: int) -> Record:
-        text = raw.decode("latin-1") if isinstance(raw, bytes) else msgspec.json.encode(raw).decode()
-        letter = DeadLetter(
-            reason=reason, received_at=received_at, site_id=site_id, endpoint=endpoint, raw=text[:65536]
-        )
-        return (self.dlq_topic, site_id.encode(), msgspec.json.encode(letter))
-
-    async def accept(
-        self,
-        request: Request,
-        site: Site,
-        events: list[IncomingEvent],
-        bad: list[EventRejected],
-        endpoint: str,
-    ) -> tuple[Outcome, int, list[str]]:
-        received = now_ms()
-        peer = request.client.host if request.client else ""
-        ip = client_ip(peer, request.headers, self.trusted)
-        country = request.headers.get("cf-ipcountry", "")[:2].upper()
-        ctx = build_context(site, received, ip, request.headers.get("user-agent", ""), country, self.cache.salt)
-        records: list[Record] = []
-        reasons = [b.reason for b in bad]
-        dlq = [self.dead_letter(b.reason, b.raw, site.site_id, endpoint, received) for b in bad]
-        for incoming in events:
-            result = self.pipeline.run(incoming, ctx)
-            if isinstance(result, Drop):
-                reasons.append(result.reason)
-                dlq.append(
-                    self.dead_letter(result.reason, msgspec.to_builtins(incoming), site.site_id, endpoint, received)
-                )
-                continue
-            records.append((self.events_topic, result.key, event_encoder.encode(result)))
-        for reason in reasons:
-            self.metrics.reject(reason)
-        outcome = await self.sink.publish(records + dlq)
-        self.metrics.inc("accepted_events", len(records))
-        return outcome, len(records), reasons
 
 
 def _json(status: int, body: dict[str, object], headers: dict[str, str] | None = None) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import pytest
 
 from tests.running_stack import RunningStack
 
-SHARED_STACK_PORTS = 18000
+# Parallel test runs on one machine (two checkouts, say) each pick their own base.
+SHARED_STACK_PORTS = int(os.environ.get("CLICKPULSE_TEST_PORT_BASE", "18000"))
 
 
 @pytest.fixture(scope="session")

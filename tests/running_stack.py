@@ -22,6 +22,11 @@ READY_LINE = "Ctrl-C stops everything."
 BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 
 
+# Every stack a test starts sits at TEST_PORT_BASE + an offset of its own (0, 100, 200, ...), so parallel
+# test runs on one machine (two checkouts, say) pick distinct bases and never share a port.
+TEST_PORT_BASE = int(os.environ.get("CLICKPULSE_TEST_PORT_BASE", "18000"))
+
+
 def port_env(base: int) -> dict[str, str]:
     """A set of ports derived from one base, so several stacks can run side by side."""
     return {

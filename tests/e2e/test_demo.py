@@ -9,13 +9,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.running_stack import RunningStack, wait_until
+from tests.running_stack import TEST_PORT_BASE, RunningStack, wait_until
 
 
 def test_up_with_demo_serves_the_shop_and_its_traffic_reaches_the_dashboard(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    running = RunningStack(Path(tmp_path_factory.mktemp("demo")), 18200)
+    running = RunningStack(Path(tmp_path_factory.mktemp("demo")), TEST_PORT_BASE + 200)
     running.start(args=["--demo", "--visitors", "30"])
     try:
         printed = "\n".join(running.output)

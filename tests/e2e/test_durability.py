@@ -26,7 +26,7 @@ from clickpulse.settings import Settings
 from stream_jobs import intent
 from stream_jobs.intent import IntentSettings
 from stream_jobs.sessionizer import VisitorState, Windowing, apply
-from tests.running_stack import RunningStack, pid_alive, port_free, send_batch, wait_until
+from tests.running_stack import TEST_PORT_BASE, RunningStack, pid_alive, port_free, send_batch, wait_until
 
 MIN_MS = 60_000
 GAP_MS = 30 * MIN_MS
@@ -80,7 +80,7 @@ def assert_nothing_left(stack: RunningStack) -> None:
 
 @pytest.fixture(scope="module")
 def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    running = RunningStack(Path(tmp_path_factory.mktemp("durable")), 18100)
+    running = RunningStack(Path(tmp_path_factory.mktemp("durable")), TEST_PORT_BASE + 100)
     running.start()
     try:
         yield running

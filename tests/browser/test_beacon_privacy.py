@@ -1,7 +1,8 @@
 """Privacy in Chromium: with Do-Not-Track, Global Privacy Control, denied or pending consent the tracker makes
 no request at all and ingest receives nothing, while consent granted by the visitor overrides DNT; revoking
 consent stops sending and deletes what was stored; cookieless mode stores nothing in the browser and sends no
-visitor id (the server derives one); with storage and cookies blocked the tracker still counts the visit.
+visitor id (the server derives one); with localStorage blocked the visitor id lives in a first-party cookie;
+with storage and cookies blocked the tracker still counts the visit.
 The host page sees no errors in any of these."""
 
 from __future__ import annotations
@@ -19,10 +20,14 @@ PAGE = """<!doctype html><html><head><title>p</title>{snippet}</head>
 <body><a id="next" href="/other.html">next</a><button id="b">click me</button></body></html>"""
 DNT = "Object.defineProperty(Navigator.prototype, 'doNotTrack', {get: () => '1'});"
 GPC = "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true});"
-# Storage and cookies refused, as strict browser settings do.
-BLOCKED = """
-Object.defineProperty(window, 'localStorage', {get() { throw new DOMException('denied', 'SecurityError'); }});
+# Storage refused, as strict browser settings do; with cookies refused too.
+NO_LOCAL_STORAGE = """
+Object.defineProperty(window, 'localStorage', {get() { throw new DOMException('denied', 'SecurityError'); }});"""
+BLOCKED = (
+    NO_LOCAL_STORAGE
+    + """
 Object.defineProperty(Document.prototype, 'cookie', {get: () => '', set: () => {}});"""
+)
 STORED = "() => [Object.keys(localStorage), sessionStorage.length, document.cookie]"
 
 
@@ -177,3 +182,21 @@ def test_with_storage_and_cookies_blocked_the_visit_still_counts(
     assert errors == []
     assert len(of_type(events, "pageview")) == 2 and len(of_type(events, "click")) == 3
     assert all(e["visitor_id"].startswith("v_") for e in events)
+
+
+def test_with_local_storage_blocked_the_visitor_id_lives_in_a_first_party_cookie(
+    stack: RunningStack, kafka: KafkaTap, browser: Browser, test_site: tuple[str, Path]
+) -> None:
+    origin, root = test_site
+    site = stack.create_site("cookie-fallback", origin)
+    write_pages(root, stack, site["write_key"])
+    context, page, errors, _ = open_page(browser, NO_LOCAL_STORAGE)
+    visit(page, f"{origin}/index.html")
+    events = kafka.wait_for(site["site_id"], count("pageview", at_least=2))
+    cookies = {c["name"]: c for c in context.cookies()}
+    context.close()
+    assert errors == []
+    visitors = {e["visitor_id"] for e in events}
+    assert len(visitors) == 1  # one visitor across both full page loads
+    cookie = cookies["cp_vid"]
+    assert cookie["value"] == visitors.pop() and cookie["domain"] == "127.0.0.1" and cookie["sameSite"] == "Lax"

@@ -147,7 +147,11 @@ def create_app(settings: Settings) -> Starlette:
         return _json(200 if sink.ready else 503, body)
 
     async def metrics_page(request: Request) -> Response:
-        gauges = {"spool_bytes": float(sink.spool.size_bytes), "kafka_up": float(sink.ready)}
+        gauges = {
+            "spool_bytes": float(sink.spool.size_bytes),
+            "in_doubt_batches": float(sink.in_doubt_batches),
+            "kafka_up": float(sink.ready),
+        }
         return PlainTextResponse(metrics.render(gauges, collector.pipeline.dropped))
 
     @contextlib.asynccontextmanager

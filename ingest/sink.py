@@ -2,6 +2,12 @@
 
 The endpoint knows nothing of Kafka: it hands records to EventSink.publish and learns whether
 they are in Kafka (200) or safely spooled (202).
+
+A batch that misses the produce deadline is spooled "in doubt": its sends stay in flight, and when
+they settle the spool file is removed (all delivered) or rewritten with only what Kafka did not take.
+The replayer never replays a file whose sends are still in flight, and new batches queue behind it,
+so each record reaches Kafka once and in order per visitor. Only a crash while a batch is in doubt
+can replay records Kafka already had; downstream dedupes those by event id.
 """
 
 from __future__ import annotations
@@ -11,15 +17,17 @@ import contextlib
 import logging
 import time
 from enum import Enum
-
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from pathlib import Path
 
 from clickpulse.settings import Settings
+from ingest.kafka_producer import KafkaProducer
 from ingest.metrics import Metrics
 from ingest.spool import Record, Spool, SpoolFull
 
 log = logging.getLogger(__name__)
+
+# How long a graceful stop waits for in-doubt sends before leaving their files to the next start.
+DRAIN_TIMEOUT_S = 20.0
 
 
 class Outcome(Enum):
@@ -32,86 +40,103 @@ class EventSink:
         self.settings = settings
         self.metrics = metrics
         self.spool = Spool(settings.data_dir / "ingest-spool", settings.spool_max_bytes)
-        self._producer: AIOKafkaProducer | None = None
+        self._producer: KafkaProducer | None = None
         self._replayer: asyncio.Task[None] | None = None
         self._kafka_ok = asyncio.Event()
+        self._in_doubt: dict[Path, asyncio.Future[list[Record]]] = {}
 
     async def start(self) -> None:
+        self._producer = KafkaProducer(self.settings.kafka_bootstrap, asyncio.get_running_loop())
         self._replayer = asyncio.create_task(self._replay_forever())
 
     async def stop(self) -> None:
+        """Drain: give in-doubt batches and queued records time to reach Kafka; what does not stays spooled."""
+        if self._in_doubt:
+            await asyncio.wait(list(self._in_doubt.values()), timeout=DRAIN_TIMEOUT_S)
         if self._replayer:
             self._replayer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._replayer
         if self._producer:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._producer.stop(), 10)
+            await asyncio.to_thread(self._producer.close, 10)
+            await asyncio.sleep(0)  # let the last delivery reports settle their batches
 
     @property
     def ready(self) -> bool:
-        return self._producer is not None and self._kafka_ok.is_set()
+        return self._kafka_ok.is_set()
 
-    async def _connect(self) -> AIOKafkaProducer:
-        if self._producer is None:
-            producer = AIOKafkaProducer(
-                bootstrap_servers=self.settings.kafka_bootstrap,
-                acks="all",
-                enable_idempotence=True,
-                linger_ms=2,
-                request_timeout_ms=15000,
-                client_id="clickpulse-ingest",
-            )
-            await producer.start()
-            self._producer = producer
-        return self._producer
+    @property
+    def in_doubt_batches(self) -> int:
+        return len(self._in_doubt)
 
     async def publish(self, records: list[Record]) -> Outcome:
         if not records:
             return Outcome.PUBLISHED
         # While spooled batches wait, new ones queue behind them so order per visitor holds.
-        if not self.spool.has_pending:
-            started = time.perf_counter()
-            try:
-                await asyncio.wait_for(self._send(records), self.settings.produce_deadline_s)
+        if self.spool.has_pending:
+            self._spool(records)
+            return Outcome.SPOOLED
+        started = time.perf_counter()
+        assert self._producer is not None
+        delivery = self._producer.send(records)
+        done, _ = await asyncio.wait({delivery}, timeout=self.settings.produce_deadline_s)
+        if done:
+            undelivered = delivery.result()
+            if not undelivered:
                 self.metrics.observe_produce(time.perf_counter() - started)
                 self._kafka_ok.set()
                 return Outcome.PUBLISHED
-            except (TimeoutError, KafkaError, OSError) as exc:
-                log.warning("kafka unavailable (%s); spooling %d records", type(exc).__name__, len(records))
-                self._kafka_ok.clear()
+            log.warning("kafka refused %d of %d records; spooling them", len(undelivered), len(records))
+            self._kafka_ok.clear()
+            self._spool(undelivered)
+            return Outcome.SPOOLED
+        log.warning("kafka slower than %.1f s; spooling %d records in doubt", self.settings.produce_deadline_s,
+                    len(records))  # fmt: skip
+        self._kafka_ok.clear()
+        path = self._spool(records)  # on SpoolFull the sends stay in flight and the client retries
+        self._in_doubt[path] = delivery
+        self.metrics.inc("in_doubt_records", len(records))
+        delivery.add_done_callback(lambda task: self._settle(path, task))
+        return Outcome.SPOOLED
+
+    def _spool(self, records: list[Record]) -> Path:
         try:
-            self.spool.append(records)
+            path = self.spool.append(records)
         except SpoolFull:
             self.metrics.inc("spool_full")
             raise
         self.metrics.inc("spooled_records", len(records))
-        return Outcome.SPOOLED
+        return path
 
-    async def _send(self, records: list[Record]) -> None:
-        producer = await self._connect()
-        futures = [await producer.send(topic, value=value, key=key) for topic, key, value in records]
-        await asyncio.gather(*futures)
+    def _settle(self, path: Path, delivery: asyncio.Future[list[Record]]) -> None:
+        """The in-doubt sends of one spooled batch are over: keep in the spool only what Kafka did not take."""
+        del self._in_doubt[path]
+        spooled = self.spool.read(path)
+        failed = delivery.cancelled() or delivery.exception() is not None
+        undelivered = spooled if failed else delivery.result()
+        self.metrics.inc("in_doubt_delivered_records", len(spooled) - len(undelivered))
+        self.spool.rewrite(path, undelivered)
 
     async def _replay_forever(self) -> None:
+        assert self._producer is not None
         while True:
             pending = self.spool.pending()
             if not pending:
-                if self._producer is None:
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(self._connect(), 5)
-                        self._kafka_ok.set()
+                if not self._kafka_ok.is_set() and await asyncio.to_thread(self._producer.reachable, 5):
+                    self._kafka_ok.set()
                 await asyncio.sleep(0.5)
                 continue
             for path in pending:
-                try:
-                    records = self.spool.read(path)
-                    await asyncio.wait_for(self._send(records), 30)
-                except (TimeoutError, KafkaError, OSError) as exc:
-                    log.info("spool replay waits for kafka (%s)", type(exc).__name__)
+                if path in self._in_doubt:
+                    await asyncio.sleep(0.1)  # its original sends may still land; never replay past it
+                    break
+                records = self.spool.read(path)
+                undelivered = await self._producer.send(records)
+                self.spool.rewrite(path, undelivered)
+                self.metrics.inc("replayed_records", len(records) - len(undelivered))
+                if undelivered:
+                    log.info("spool replay waits for kafka")
                     await asyncio.sleep(1.0)
                     break
-                self.spool.remove(path)
-                self.metrics.inc("replayed_records", len(records))
             else:
                 self._kafka_ok.set()

@@ -35,3 +35,20 @@ def test_half_written_batches_from_a_crash_are_discarded(tmp_path: Path) -> None
     (tmp_path / "00000000000000000001.tmp").write_bytes(b"partial")
     spool = Spool(tmp_path, max_bytes=1000)
     assert not spool.has_pending and not list(tmp_path.glob("*.tmp"))
+
+
+def test_a_partly_delivered_batch_keeps_only_the_rest_and_its_place_in_the_order(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=1_000_000)
+    first = spool.append([("events", b"a", b"1"), ("events", b"b", b"2"), ("events", b"a", b"3")])
+    spool.append([("events", b"a", b"4")])
+    spool.rewrite(first, [("events", b"a", b"3")])
+    reopened = Spool(tmp_path, max_bytes=1_000_000)
+    assert [Spool.read(p) for p in reopened.pending()] == [[("events", b"a", b"3")], [("events", b"a", b"4")]]
+    assert spool.size_bytes == reopened.size_bytes
+
+
+def test_a_fully_delivered_batch_leaves_the_spool(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=1_000_000)
+    path = spool.append([("events", b"a", b"1")])
+    spool.rewrite(path, [])
+    assert not spool.has_pending and spool.size_bytes == 0 and not list(tmp_path.iterdir())

@@ -11,6 +11,9 @@ from ingest.rejection import RequestRejected
 
 # Decompressed bodies may be this many times the wire limit; beyond it is a gzip bomb.
 INFLATE_RATIO = 8
+# Real payloads nest a few levels (event, props, products); deeper input only serves to exhaust the stack
+# when the record is encoded again downstream.
+MAX_DEPTH = 32
 
 
 async def read_limited(request: Request, max_bytes: int) -> bytes:
@@ -46,6 +49,8 @@ def inflate(body: bytes, max_out: int) -> bytes:
         raise RequestRejected(400, "bad_compression", "body is not valid gzip/deflate") from None
     if inflater.unconsumed_tail:
         raise RequestRejected(413, "body_too_large", "decompressed body exceeds the limit")
+    if not inflater.eof:
+        raise RequestRejected(400, "bad_compression", "body is a truncated gzip/deflate stream")
     return out
 
 
@@ -53,7 +58,29 @@ def decode_json(body: bytes) -> object:
     if not body:
         raise RequestRejected(400, "empty_body")
     try:
-        return msgspec.json.decode(body)
+        value = msgspec.json.decode(body)
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         # msgspec rejects invalid UTF-8, NaN and Infinity here, which is what we want.
         raise RequestRejected(400, "malformed_json", str(exc)[:200]) from None
+    except RecursionError:
+        raise RequestRejected(400, "too_deeply_nested", f"at most {MAX_DEPTH} levels") from None
+    # Each level needs an opening bracket, so bodies with few of them cannot be too deep: skip the walk.
+    if body.count(b"[") + body.count(b"{") > MAX_DEPTH and nesting_depth(value) > MAX_DEPTH:
+        raise RequestRejected(400, "too_deeply_nested", f"at most {MAX_DEPTH} levels")
+    return value
+
+
+def nesting_depth(value: object) -> int:
+    """Depth of nested lists and objects, walked without recursion so hostile input cannot blow the stack."""
+    deepest = 0
+    pending: list[tuple[object, int]] = [(value, 1)]
+    while pending:
+        node, depth = pending.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            return deepest
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest

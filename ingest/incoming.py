@@ -27,11 +27,12 @@ class IncomingEvent(msgspec.Struct, omit_defaults=True):
     scroll_pct: Annotated[int, msgspec.Meta(ge=0, le=100)] = 0
     props: dict[str, object] = {}
     # Filled by the decoder from the envelope or the Segment message, not sent per event by the beacon.
-    visitor_id: str | None = None
-    customer_id: str = ""
+    # Bounded like every other field: they reach Kafka and ClickHouse as they are.
+    visitor_id: Id | None = None
+    customer_id: Annotated[str, msgspec.Meta(max_length=256)] = ""
     sent_at: int | None = None
-    ip: str = ""
-    user_agent: str = ""
+    ip: Annotated[str, msgspec.Meta(max_length=64)] = ""
+    user_agent: ShortText = ""
     campaign: dict[str, str] = {}
 
 

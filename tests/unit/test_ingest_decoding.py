@@ -108,3 +108,38 @@ def test_segment_messages_without_ids_are_rejected_one_by_one() -> None:
         max_events=10,
     )
     assert good == [] and len(bad) == 2
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 5_000 + b"1" + b"}" * 5_000, b"[" * 40 + b"]" * 40],
+    ids=["past-the-decoder-recursion-limit", "deep-objects", "just-past-our-limit"],
+)
+def test_deeply_nested_json_is_a_400_not_a_recursion_crash(body: bytes) -> None:
+    with pytest.raises(RequestRejected) as err:
+        decode_json(body)
+    assert (err.value.status, err.value.reason) == (400, "too_deeply_nested")
+
+
+def test_realistic_nesting_and_many_flat_brackets_still_decode() -> None:
+    assert decode_json(b'{"props": {"products": [{"tags": ["a"]}]}}') == {"props": {"products": [{"tags": ["a"]}]}}
+    flat = b"[" + b",".join([b"[]"] * 1000) + b"]"
+    assert len(decode_json(flat)) == 1000
+
+
+def test_truncated_gzip_is_a_400_not_a_partial_body() -> None:
+    whole = gzip.compress(b'{"write_key": "wk", "events": []}')
+    with pytest.raises(RequestRejected) as err:
+        inflate(whole[:-6], max_out=1000)
+    assert (err.value.status, err.value.reason) == (400, "bad_compression")
+
+
+def test_segment_ids_and_agents_longer_than_their_bounds_reject_only_that_message() -> None:
+    messages = [
+        {"type": "page", "messageId": "m1", "anonymousId": "a" * 5000},
+        {"type": "page", "messageId": "m2", "anonymousId": "a", "context": {"ip": "1" * 500}},
+        {"type": "page", "messageId": "m3", "anonymousId": "a", "context": {"userAgent": "U" * 100_000}},
+        {"type": "page", "messageId": "m4", "anonymousId": "a"},
+    ]
+    good, bad = decode_segment({"batch": messages}, None, max_events=10)
+    assert [e.id for e in good] == ["m4"] and len(bad) == 3

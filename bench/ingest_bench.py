@@ -1,0 +1,170 @@
+"""Benchmark of ingest on one core: req/s, events/s and p50/p99 latency for single events and batches of
+20 on POST /collect, next to a no-op POST route on the same Starlette/uvicorn server (the ceiling).
+
+Run:  .venv/bin/python bench/ingest_bench.py [seconds per scenario, default 10]
+It starts its own Redis, Kafka and ingest on ports 20500-20520 (ingest pinned to core 1 with taskset,
+wrk on core 0, loopback only), prints the figures, writes bench/results/ingest.json and stops everything.
+Needs `wrk` (scripts/setup.sh installs it). Targets on one core: >= 50,000 events/s batched,
+>= 8,000 req/s single, and at least half of the no-op ceiling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from clickpulse.local_stack.kafka_broker import broker_command
+from clickpulse.local_stack.redis_server import redis_command
+from clickpulse.local_stack.supervisor import Service, Supervisor, http_ok, port_open
+from clickpulse.settings import REPO_ROOT, Settings
+from clickpulse.sites import SiteRegistry
+from clickpulse.topics import ensure_topics
+
+RESULTS = REPO_ROOT / "bench" / "results"
+BASE = 20500
+INGEST_CORE = "1"
+LOAD_CORE = "0"
+CONNECTIONS = 64
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
+
+# wrk posts one fixed body and reports its own figures as one JSON line.
+WRK_SCRIPT = """\
+wrk.method = "POST"
+wrk.body = {body}
+wrk.headers["Content-Type"] = "text/plain"
+wrk.headers["User-Agent"] = "{ua}"
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('{{"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"failed":%d,"non_2xx":%d}}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.timeout, e.status))
+end
+"""
+
+
+def serve() -> None:
+    """The ingest app as `clickpulse ingest` runs it, plus the no-op route that reads the body and answers."""
+    import uvicorn
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from ingest.app import create_app
+
+    async def noop(request: Request) -> Response:
+        await request.body()
+        return Response(b'{"accepted":0,"rejected":0}', media_type="application/json")
+
+    settings = Settings()
+    app = create_app(settings)
+    app.router.routes.insert(0, Route("/noop", noop, methods=["POST"]))
+    uvicorn.run(app, host=settings.ingest_host, port=settings.ingest_port, log_level="warning", access_log=False)
+
+
+def beacon_body(write_key: str, events: int) -> str:
+    now = int(time.time() * 1000)
+    batch = [
+        {"id": str(uuid.uuid4()), "type": "pageview", "ts": now + i, "url": f"https://shop.test/p/{i}",
+         "referrer": "https://www.google.com/", "title": "A product"}
+        for i in range(events)
+    ]  # fmt: skip
+    return json.dumps({"write_key": write_key, "visitor_id": "bench-visitor", "sent_at": now, "events": batch})
+
+
+def run_wrk(url: str, body: str, seconds: int, scripts: Path) -> dict[str, float]:
+    script = scripts / f"{uuid.uuid4().hex}.lua"
+    script.write_text(WRK_SCRIPT.format(body=json.dumps(body), ua=BROWSER))
+    cmd = ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "-s", str(script), url]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+async def create_site(settings: Settings) -> str:
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(settings.redis_url)
+    try:
+        return (await SiteRegistry(client).create("bench")).write_key
+    finally:
+        await client.aclose()
+
+
+def main() -> None:
+    seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is missing: run scripts/setup.sh (or apt-get install -y wrk)")
+    data = Path(tempfile.mkdtemp(prefix="clickpulse-ingest-bench-"))
+    env = {
+        **os.environ,
+        "CLICKPULSE_DATA_DIR": str(data),
+        "CLICKPULSE_INGEST_PORT": str(BASE + 1),
+        "CLICKPULSE_KAFKA_BOOTSTRAP": f"127.0.0.1:{BASE + 10}",
+        "CLICKPULSE_KAFKA_CONTROLLER_PORT": str(BASE + 11),
+        "CLICKPULSE_REDIS_URL": f"redis://127.0.0.1:{BASE + 20}/0",
+    }
+    os.environ.update(env)
+    settings = Settings()
+    ingest = f"http://127.0.0.1:{BASE + 1}"
+    supervisor = Supervisor(data / "logs", data / "stack.json", env)
+    try:
+        supervisor.start(Service("redis", redis_command(settings), lambda: port_open("127.0.0.1", BASE + 20)))
+        supervisor.start(Service("kafka", broker_command(settings), lambda: port_open("127.0.0.1", BASE + 10)))
+        asyncio.run(ensure_topics(settings))
+        write_key = asyncio.run(create_site(settings))
+        serve_cmd = ["taskset", "-c", INGEST_CORE, sys.executable, __file__, "serve"]
+        supervisor.start(Service("ingest", serve_cmd, lambda: http_ok(f"{ingest}/healthz")))
+        single, batch = beacon_body(write_key, 1), beacon_body(write_key, 20)
+        run_wrk(f"{ingest}/collect", batch, 2, data)  # warm-up: connections, Kafka metadata
+        scenarios = {
+            "noop": ("/noop", batch, 20),
+            "single": ("/collect", single, 1),
+            "batch20": ("/collect", batch, 20),
+        }
+        figures: dict[str, dict[str, float]] = {}
+        for name, (path, body, events) in scenarios.items():
+            raw = run_wrk(f"{ingest}{path}", body, seconds, data)
+            rps = raw["requests"] / (raw["duration_us"] / 1e6)
+            figures[name] = {
+                "requests_per_s": round(rps),
+                "events_per_s": round(rps * events) if name != "noop" else 0,
+                "p50_ms": raw["p50_us"] / 1000,
+                "p99_ms": raw["p99_us"] / 1000,
+                "failed": raw["failed"],
+                "non_2xx": raw["non_2xx"],
+            }
+            f = figures[name]
+            print(f"{name:8s} {f['requests_per_s']:>8,} req/s {f['events_per_s']:>9,} events/s "
+                  f"p50 {f['p50_ms']:6.2f} ms  p99 {f['p99_ms']:6.2f} ms  non-2xx {f['non_2xx']}  failed {f['failed']}",
+                  flush=True)  # fmt: skip
+        ceiling = figures["noop"]["requests_per_s"]
+        result = {
+            "connections": CONNECTIONS,
+            "seconds_per_scenario": seconds,
+            "cpus": os.cpu_count(),
+            "load_average": os.getloadavg(),
+            **figures,
+            "single_share_of_ceiling": round(figures["single"]["requests_per_s"] / ceiling, 3),
+            "batch20_share_of_ceiling": round(figures["batch20"]["requests_per_s"] / ceiling, 3),
+        }
+        print(f"share of the no-op ceiling: single {result['single_share_of_ceiling']:.0%}, "
+              f"batch20 {result['batch20_share_of_ceiling']:.0%}")  # fmt: skip
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "ingest.json").write_text(json.dumps(result, indent=2))
+    finally:
+        supervisor.request_stop()
+        supervisor.stop_all()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    serve() if sys.argv[1:] == ["serve"] else main()

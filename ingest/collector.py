@@ -70,7 +70,8 @@ class Collector:
         peer = request.client.host if request.client else ""
         ip = client_ip(peer, request.headers, self.trusted)
         country = request.headers.get("cf-ipcountry", "")[:2].upper()
-        ctx = build_context(site, received, ip, request.headers.get("user-agent", ""), country, self.cache.salt)
+        agent = request.headers.get("user-agent", "")
+        ctx = build_context(site, received, ip, agent, country, self.cache.salt, request.headers)
         records: list[Record] = []
         reasons = [b.reason for b in bad]
         dlq = [self.dead_letter(b.reason, b.raw, site.site_id, endpoint, received) for b in bad]

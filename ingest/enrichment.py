@@ -79,12 +79,14 @@ def put_visitor(d: Draft) -> Draft | Drop:
 
 
 def put_user_agent(d: Draft) -> Draft | Drop:
-    agent = d.ctx.agent
+    agent, bot_reason = d.ctx.agent, d.ctx.bot_reason
+    # An agent sent inside the event (Segment's context.userAgent): only the pattern list can judge it.
     if d.incoming.user_agent:
         agent = parse_agent(d.incoming.user_agent)
+        bot_reason = agent.bot_reason
     d.out.browser, d.out.os, d.out.device = agent.browser, agent.os, agent.device
-    if agent.bot_reason:
-        d.out.is_bot, d.out.bot_reason = True, agent.bot_reason
+    if bot_reason:
+        d.out.is_bot, d.out.bot_reason = True, bot_reason
     return d
 
 

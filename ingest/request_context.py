@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from clickpulse.sites import Site
+from ingest.bot_signals import request_bot_reason
 from ingest.user_agents import Agent, is_sdk_agent, parse_agent
 
 
@@ -15,20 +17,33 @@ class RequestContext:
     ip: str  # the real client IP: used for geo and the cookieless hash, never stored
     user_agent: str
     agent: Agent
+    bot_reason: str = ""  # from the agent pattern list, else from the request's own signals
     country: str = ""
     cookieless_salt: str = ""
     server_side: bool = False  # a Segment server SDK sent this: its own UA is not the visitor's
 
 
-def build_context(site: Site, received_at: int, ip: str, user_agent: str, country: str, salt: str) -> RequestContext:
+def build_context(
+    site: Site,
+    received_at: int,
+    ip: str,
+    user_agent: str,
+    country: str,
+    salt: str,
+    headers: Mapping[str, str] | None = None,
+) -> RequestContext:
     server_side = is_sdk_agent(user_agent)
     agent = parse_agent("" if server_side else user_agent)
+    bot_reason = agent.bot_reason
+    if not bot_reason and not server_side and user_agent:
+        bot_reason = request_bot_reason(user_agent, headers if headers is not None else {})
     return RequestContext(
         site=site,
         received_at=received_at,
         ip=ip,
         user_agent=user_agent,
         agent=agent,
+        bot_reason=bot_reason,
         country=country,
         cookieless_salt=salt,
         server_side=server_side,

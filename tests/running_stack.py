@@ -20,6 +20,8 @@ from clickpulse.settings import REPO_ROOT, Settings
 
 READY_LINE = "Ctrl-C stops everything."
 BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+# What a browser's beacon sends: ingest flags a browser agent without Accept-Language as a script.
+BROWSER_HEADERS = {"Content-Type": "text/plain", "User-Agent": BROWSER_UA, "Accept-Language": "en"}
 
 
 # Every stack a test starts sits at TEST_PORT_BASE + an offset of its own (0, 100, 200, ...), so parallel
@@ -191,8 +193,7 @@ def send_batch(
     while True:
         try:
             response = httpx.post(
-                f"{ingest}/collect", content=body, headers={"Content-Type": "text/plain", "User-Agent": BROWSER_UA},
-                timeout=10,
+                f"{ingest}/collect", content=body, headers=BROWSER_HEADERS, timeout=10,
             )  # fmt: skip
             if response.status_code < 500:
                 return response.status_code

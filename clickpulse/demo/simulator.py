@@ -74,7 +74,12 @@ class Simulator:
         body = json.dumps(
             {"write_key": self.write_key, "visitor_id": shopper.visitor_id, "sent_at": now_ms(), "events": events}
         )
-        headers = {"Content-Type": "text/plain", "User-Agent": shopper.user_agent, "Origin": self.shop_origin}
+        headers = {
+            "Content-Type": "text/plain",
+            "User-Agent": shopper.user_agent,
+            "Accept-Language": "en-GB,en;q=0.9",  # as a browser sends it: ingest flags browser agents without one
+            "Origin": self.shop_origin,
+        }
         delay = 0.2
         while True:
             try:

@@ -26,8 +26,18 @@ def incoming(**kw: object) -> IncomingEvent:
     return msgspec.convert({**base, **kw}, IncomingEvent)
 
 
-def enrich(event: IncomingEvent, *, received: int = 1_000_000_000, ua: str = CHROME, salt: str = "salt"):
-    return Pipeline().run(event, build_context(SITE, received, "203.0.113.77", ua, "DE", salt))
+BROWSER_HEADERS = {"accept-language": "en-GB,en;q=0.9"}
+
+
+def enrich(
+    event: IncomingEvent,
+    *,
+    received: int = 1_000_000_000,
+    ua: str = CHROME,
+    salt: str = "salt",
+    headers: dict[str, str] = BROWSER_HEADERS,
+):
+    return Pipeline().run(event, build_context(SITE, received, "203.0.113.77", ua, "DE", salt, headers))
 
 
 def test_event_time_is_corrected_by_the_clients_clock_skew() -> None:
@@ -58,8 +68,17 @@ def test_user_agent_is_parsed_and_crawlers_are_flagged_not_dropped() -> None:
     assert bot.is_bot and bot.bot_reason == "known_crawler"
 
 
+def test_headless_browsers_and_browser_agents_without_accept_language_are_flagged() -> None:
+    headless = CHROME.replace("Chrome/", "HeadlessChrome/")
+    assert enrich(incoming(), ua=headless).is_bot
+    hinted = enrich(incoming(), headers={**BROWSER_HEADERS, "sec-ch-ua": '"HeadlessChrome";v="131"'})
+    assert hinted.bot_reason == "headless_browser"
+    scripted = enrich(incoming(), headers={})
+    assert (scripted.is_bot, scripted.bot_reason, scripted.browser) == (True, "no_accept_language", "Chrome")
+
+
 def test_server_side_sdk_agent_does_not_make_events_look_like_bots() -> None:
-    out = enrich(incoming(), ua="analytics-python/2.4.0")
+    out = enrich(incoming(), ua="analytics-python/2.4.0", headers={})
     assert out.is_bot is False
     with_visitor_ua = enrich(incoming(user_agent=CHROME), ua="analytics-python/2.4.0")
     assert with_visitor_ua.browser == "Chrome"

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     spool_max_bytes: int = 512 * 1024 * 1024
     # Forwarding headers are trusted only from these peers (comma-separated IPs).
     trusted_proxies: str = ""
+    # Token buckets in events/s, per site and per client IP (a site may override them); 0 switches one off.
+    rate_limit_site_per_s: float = 10_000
+    rate_limit_ip_per_s: float = 200
+    # A bucket holds this many seconds of its rate, so bursts (a page's first flush, a replayed queue) pass.
+    rate_limit_burst_s: float = 30
 
     # Sessions
     session_gap_s: int = 30 * 60

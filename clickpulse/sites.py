@@ -27,6 +27,9 @@ class Site(msgspec.Struct, omit_defaults=True):
     origins: list[str] = []
     revoked: bool = False
     session_gap_s: int = 0  # inactivity gap of this site's sessions; 0 = the settings' default
+    # Events/s this site, and each client IP on it, may send; 0 = the settings' defaults, below 0 = unlimited.
+    rate_limit_per_s: float = 0
+    ip_rate_limit_per_s: float = 0
     # Overrides of stream_jobs.intent.IntentSettings fields (weights, half-life, threshold ...).
     intent: dict[str, float] = {}
 

@@ -49,7 +49,7 @@ def create_app(settings: Settings) -> Starlette:
     redis = aioredis.Redis.from_url(settings.redis_url)
     cache = SiteCache(redis)
     sink = EventSink(settings, metrics)
-    collector = Collector(settings, cache, sink, metrics)
+    collector = Collector(settings, cache, sink, metrics, redis)
     script = TrackerScript()
 
     def cors(request: Request) -> dict[str, str]:
@@ -79,6 +79,7 @@ def create_app(settings: Settings) -> Starlette:
             write_key, events, bad = decode_native(decode_json(body), settings.max_events_per_batch)
             site = await collector.site_for(write_key)
             collector.check_origin(site, request)
+            await collector.admit(request, site, len(events) + len(bad))
         except RequestRejected as exc:
             metrics.reject(exc.reason)
             return _rejection(exc, cors(request))
@@ -93,6 +94,7 @@ def create_app(settings: Settings) -> Starlette:
                 site = await collector.site_for(write_key_from(request.headers, payload))
                 collector.check_origin(site, request)
                 events, bad = decode_segment(payload, single_type, settings.max_events_per_batch)
+                await collector.admit(request, site, len(events) + len(bad))
             except RequestRejected as exc:
                 metrics.reject(exc.reason)
                 return _rejection(exc, cors(request))
@@ -121,6 +123,7 @@ def create_app(settings: Settings) -> Starlette:
                 },
                 IncomingEvent,
             )
+            await collector.admit(request, site, 1)
         except RequestRejected as exc:
             metrics.reject(exc.reason)
             return Response(PIXEL, status_code=exc.status, media_type="image/gif", headers=gif)

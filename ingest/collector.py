@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import msgspec
+import redis.asyncio as aioredis
 from starlette.requests import Request
 
 from clickpulse.records import DLQ_TOPIC, EVENTS_TOPIC, DeadLetter, event_encoder
@@ -14,6 +15,7 @@ from ingest.client_ip import client_ip
 from ingest.enrichment import Drop, Pipeline
 from ingest.incoming import IncomingEvent
 from ingest.metrics import Metrics
+from ingest.rate_limits import RateLimiter
 from ingest.rejection import EventRejected, RequestRejected
 from ingest.request_context import build_context
 from ingest.sink import EventSink, Outcome
@@ -28,12 +30,15 @@ def now_ms() -> int:
 class Collector:
     """Turns one decoded request into Kafka records; shared by every endpoint."""
 
-    def __init__(self, settings: Settings, cache: SiteCache, sink: EventSink, metrics: Metrics) -> None:
+    def __init__(
+        self, settings: Settings, cache: SiteCache, sink: EventSink, metrics: Metrics, redis: aioredis.Redis
+    ) -> None:
         self.settings = settings
         self.cache = cache
         self.sink = sink
         self.metrics = metrics
         self.pipeline = Pipeline()
+        self.limiter = RateLimiter(redis, settings)
         self.events_topic = settings.topic(EVENTS_TOPIC)
         self.dlq_topic = settings.topic(DLQ_TOPIC)
         self.trusted = frozenset(p.strip() for p in settings.trusted_proxies.split(",") if p.strip())
@@ -51,6 +56,14 @@ class Collector:
             raise RequestRejected(403, "origin_not_allowed", origin)
         return origin
 
+    def ip_of(self, request: Request) -> str:
+        peer = request.client.host if request.client else ""
+        return client_ip(peer, request.headers, self.trusted)
+
+    async def admit(self, request: Request, site: Site, events: int) -> None:
+        """The site's and the client's rate limits: a 429 with Retry-After when either bucket is empty."""
+        await self.limiter.admit(site, self.ip_of(request), self.cache.salt, events)
+
     def dead_letter(self, reason: str, raw: object, site_id: str, endpoint: str, received_at: int) -> Record:
         text = raw.decode("latin-1") if isinstance(raw, bytes) else msgspec.json.encode(raw).decode()
         letter = DeadLetter(
@@ -67,8 +80,7 @@ class Collector:
         endpoint: str,
     ) -> tuple[Outcome, int, list[str]]:
         received = now_ms()
-        peer = request.client.host if request.client else ""
-        ip = client_ip(peer, request.headers, self.trusted)
+        ip = self.ip_of(request)
         country = request.headers.get("cf-ipcountry", "")[:2].upper()
         agent = request.headers.get("user-agent", "")
         ctx = build_context(site, received, ip, agent, country, self.cache.salt, request.headers)

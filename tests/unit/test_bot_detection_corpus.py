@@ -15,6 +15,7 @@ import fake_useragent
 import pytest
 
 from clickpulse.sites import Site
+from ingest.geo import Location
 from ingest.request_context import build_context
 
 SITE = Site(site_id="s1", name="t", write_key="wk", read_key_sha256="x", created_at=0)
@@ -32,7 +33,7 @@ def browser_agents() -> list[str]:
 
 
 def flagged(agent: str) -> bool:
-    return bool(build_context(SITE, 0, "203.0.113.1", agent, "", "", HEADERS).bot_reason)
+    return bool(build_context(SITE, 0, "203.0.113.1", agent, Location(), "", HEADERS).bot_reason)
 
 
 def test_over_95_percent_of_real_crawlers_are_flagged_and_under_half_a_percent_of_real_browsers() -> None:
@@ -50,5 +51,5 @@ def test_over_95_percent_of_real_crawlers_are_flagged_and_under_half_a_percent_o
 
 @pytest.mark.parametrize("agent", browser_agents()[:: max(1, len(browser_agents()) // 50)])
 def test_real_browser_agents_are_parsed_into_a_known_browser_and_os(agent: str) -> None:
-    ctx = build_context(SITE, 0, "203.0.113.1", agent, "", "", HEADERS)
+    ctx = build_context(SITE, 0, "203.0.113.1", agent, Location(), "", HEADERS)
     assert ctx.agent.browser != "Other" and ctx.agent.os != "Other", agent

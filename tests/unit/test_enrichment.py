@@ -8,6 +8,7 @@ import pytest
 from clickpulse.sites import Site
 from ingest.client_ip import anonymise_ip, client_ip
 from ingest.enrichment import MAX_PAST_MS, Drop, Pipeline
+from ingest.geo import Location
 from ingest.incoming import IncomingEvent
 from ingest.referrers import attribute
 from ingest.request_context import build_context
@@ -37,7 +38,7 @@ def enrich(
     salt: str = "salt",
     headers: dict[str, str] = BROWSER_HEADERS,
 ):
-    return Pipeline().run(event, build_context(SITE, received, "203.0.113.77", ua, "DE", salt, headers))
+    return Pipeline().run(event, build_context(SITE, received, "203.0.113.77", ua, Location("DE"), salt, headers))
 
 
 def test_event_time_is_corrected_by_the_clients_clock_skew() -> None:

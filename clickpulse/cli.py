@@ -54,6 +54,8 @@ def _run_worker(settings: Settings, args: argparse.Namespace) -> None:
 
     asyncio.run(_ensure_topics(settings))
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
+    # Faust's terminal spinner sets the root logger to DEBUG (to spin per record): a record built per message.
+    worker.spinner = None
     worker.execute_from_commandline()
 
 

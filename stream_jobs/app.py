@@ -6,11 +6,13 @@ state, written once per batch.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter, defaultdict
 
 import faust
 import redis.asyncio as aioredis
+from aiokafka.structs import RecordMetadata
 from faust.types import EventT
 
 from clickpulse import live_keys
@@ -64,6 +66,11 @@ def create_app(settings: Settings) -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
         producer_acks=-1,
+        # Batches of a few KB stall the producer a round trip each (aiokafka waits when a partition's batch
+        # is full); big batches and a short linger carry a whole input batch's outputs in a few requests.
+        producer_max_batch_size=512 * 1024,
+        producer_max_request_size=2 * 1024 * 1024,
+        producer_linger=0.005,
         broker_commit_every=settings.worker_batch_size,
         # A worker that dies is noticed in seconds, not the minute Faust waits by default.
         broker_session_timeout=10.0,
@@ -97,12 +104,30 @@ def create_app(settings: Settings) -> faust.App:
     reemitted_generation = [-1]
 
     async def emit(sessions: list[Session], signals: list[IntentSignal], links: list[IdentityLink]) -> None:
-        # send_soon buffers without a round trip per record; Faust flushes the producer before it
-        # commits the batch's offsets, so nothing is acknowledged before it is out.
+        # Straight into the Kafka client's batches, without a round trip per record and without Faust's
+        # one-message-at-a-time send buffer; Faust flushes the producer before it commits the batch's
+        # offsets, so nothing is acknowledged before it is out.
+        send = app.producer.send
         for records, out in ((sessions, sessions_topic), (signals, intent_topic), (links, identities_topic)):
+            name = out.get_topic_name()
             for record in records:
                 key = f"{record.site_id}:{record.visitor_id}".encode()
-                out.send_soon(key=key, value=event_encoder.encode(record))
+                await send(name, key, event_encoder.encode(record), None, None, None)
+
+    changelog = visitors.changelog_topic.get_topic_name()
+
+    def persist_offset(sent: asyncio.Future[RecordMetadata]) -> None:
+        # What Faust's own table write does once its changelog record is out: the local store
+        # remembers how far the changelog it holds goes, so a restart replays only the rest.
+        if not sent.cancelled() and sent.exception() is None:
+            visitors.data.set_persisted_offset(sent.result().topic_partition, sent.result().offset)
+
+    async def store(key: bytes, state: VisitorState) -> None:
+        """A table write whose changelog record goes the way emit's records go (see emit)."""
+        value = state_encoder.encode(state)
+        visitors.data[key] = value
+        sent = await app.producer.send(changelog, key, value, None, None, None)
+        sent.add_done_callback(persist_offset)
 
     def load(key: bytes, first: EnrichedEvent) -> VisitorState:
         raw = visitors.get(key)
@@ -133,7 +158,7 @@ def create_app(settings: Settings) -> faust.App:
                         signals += intent.observe(state.intent, event, visitor(state, session_index), tuning)
                     if event.type == "identify" and result.new_customer:
                         links.append(IdentityLink(state.site_id, state.visitor_id, state.customer_id, event.ts))
-                visitors[key] = state_encoder.encode(state)
+                await store(key, state)
                 sessions += result.emitted
                 if result.late:
                     late[state.site_id] += result.late
@@ -173,7 +198,7 @@ def create_app(settings: Settings) -> faust.App:
                 closed = current_records(state)
             if closed or signals:
                 await emit(closed, signals, [])
-                visitors[key] = state_encoder.encode(state)
+                await store(key, state)
         reemitted_generation[0] = app.consumer_generation_id
 
     return app

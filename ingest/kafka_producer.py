@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import Counter
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
@@ -18,16 +19,25 @@ POLL_S = 0.05
 
 
 class Delivery:
-    """The fate of one batch: which of its records Kafka acknowledged, known once all reports are in."""
+    """The fate of one batch: which of its records Kafka did not take, known once every report is in."""
 
     def __init__(self, records: list[Record], done: asyncio.Future[list[Record]]) -> None:
         self.records = records
-        self.failed = [False] * len(records)
+        self.failed: list[Record] = []
         self.waiting = len(records)
         self.done = done
 
     def undelivered(self) -> list[Record]:
-        return [record for record, failed in zip(self.records, self.failed, strict=True) if failed]
+        """The failed records in the batch's order (equal records are interchangeable)."""
+        if not self.failed:
+            return []
+        left = Counter(self.failed)
+        out = []
+        for record in self.records:
+            if left[record] > 0:
+                left[record] -= 1
+                out.append(record)
+        return out
 
 
 class KafkaProducer:
@@ -39,6 +49,8 @@ class KafkaProducer:
                 "enable.idempotence": True,
                 "acks": "all",
                 "linger.ms": 2,
+                # Java's and aiokafka's partitioner, so a visitor's key lands where other producers put it.
+                "partitioner": "murmur2_random",
                 # An outage longer than this turns in-doubt batches into plain spooled ones.
                 "delivery.timeout.ms": 120_000,
                 "queue.buffering.max.messages": 1_000_000,
@@ -54,23 +66,28 @@ class KafkaProducer:
     def send(self, records: list[Record]) -> asyncio.Future[list[Record]]:
         """Queue the records in order; the future gives those Kafka did not take (empty: all delivered)."""
         delivery = Delivery(records, self._loop.create_future())
-        for index, (topic, key, value) in enumerate(records):
+        report = self._reporter(delivery)
+        by_topic: dict[str, list[dict[str, bytes]]] = {}
+        for topic, key, value in records:
+            by_topic.setdefault(topic, []).append({"key": key, "value": value})
+        for topic, messages in by_topic.items():
+            # One call into librdkafka per topic, not one per record: the per-call cost dominated.
             try:
-                self._producer.produce(topic, value, key, on_delivery=self._reporter(delivery, index))
+                self._producer.produce_batch(topic, messages, on_delivery=report)
+                not_queued = [m for m in messages if "_error" in m]
             except (BufferError, KafkaException):
-                # Not queued: this record and the rest count as failed once the queued ones report.
-                for rest in range(index, len(records)):
-                    delivery.failed[rest] = True
-                delivery.waiting -= len(records) - index
-                break
+                not_queued = messages
+            for message in not_queued:
+                delivery.failed.append((topic, message["key"], message["value"]))
+            delivery.waiting -= len(not_queued)
         if delivery.waiting == 0:
             delivery.done.set_result(delivery.undelivered())
         return delivery.done
 
-    def _reporter(self, delivery: Delivery, index: int):  # type: ignore[no-untyped-def]
+    def _reporter(self, delivery: Delivery):  # type: ignore[no-untyped-def]
         def report(error: KafkaError | None, message: Message) -> None:
             if error is not None:
-                delivery.failed[index] = True
+                delivery.failed.append((message.topic(), message.key(), message.value()))
             delivery.waiting -= 1
             if delivery.waiting == 0:
                 self._finished.append(delivery)

@@ -17,7 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka.partitioner import DefaultPartitioner
 
 from clickpulse.local_stack.kafka_broker import broker_command
 from clickpulse.local_stack.redis_server import redis_command
@@ -32,6 +33,11 @@ BASE = TEST_PORT_BASE + 300
 OUTAGE_S = 30
 BATCHES_PER_S = 20
 VISITORS = 10
+
+
+def java_partition(key: bytes, partitions: list[int]) -> int:
+    """Where Java's and aiokafka's default partitioner put a key (murmur2), as the other producers do."""
+    return int(DefaultPartitioner()(key, partitions, partitions))
 
 
 class Broker:
@@ -97,24 +103,29 @@ async def create_site(settings: Settings) -> dict[str, str]:
         await client.aclose()
 
 
-async def events_of(settings: Settings, site_id: str, expected: int, timeout_s: float) -> list[tuple[str, str]]:
-    """(visitor, event id) of the site's events in `events`, in partition order, once `expected` are there."""
+Seen = tuple[str, str, bool]  # visitor, event id, whether it sits in the partition Java's partitioner picks
+
+
+async def events_of(settings: Settings, site_id: str, expected: int, timeout_s: float) -> list[Seen]:
+    """The site's events in `events`, in partition order, once `expected` are there."""
     consumer = AIOKafkaConsumer(settings.topic(EVENTS_TOPIC), bootstrap_servers=settings.kafka_bootstrap,
                                 auto_offset_reset="earliest", enable_auto_commit=False)  # fmt: skip
     await consumer.start()
-    seen: list[tuple[str, str]] = []
+    partitions = sorted(consumer.partitions_for_topic(settings.topic(EVENTS_TOPIC)) or [])
+
+    def seen_as(message: ConsumerRecord[bytes, bytes]) -> Seen:
+        event = event_decoder.decode(message.value)
+        return event.visitor_id, event.event_id, java_partition(message.key, partitions) == message.partition
+
+    seen: list[Seen] = []
     deadline = time.monotonic() + timeout_s
     try:
         while len(seen) < expected and time.monotonic() < deadline:
             for messages in (await consumer.getmany(timeout_ms=1000)).values():
-                for message in messages:
-                    event = event_decoder.decode(message.value)
-                    if event.site_id == site_id:
-                        seen.append((event.visitor_id, event.event_id))
+                seen += [seen_as(m) for m in messages if m.key.startswith(site_id.encode() + b":")]
         # Anything beyond `expected` would be a duplicate: give it a moment to show up.
         for messages in (await consumer.getmany(timeout_ms=2000)).values():
-            seen += [(e.visitor_id, e.event_id) for e in map(event_decoder.decode, (m.value for m in messages))
-                     if e.site_id == site_id]  # fmt: skip
+            seen += [seen_as(m) for m in messages if m.key.startswith(site_id.encode() + b":")]
     finally:
         await consumer.stop()
     return seen
@@ -164,9 +175,10 @@ def test_kafka_down_30_s_under_steady_load_loses_and_duplicates_nothing_and_keep
     assert wait_until(lambda: metric(ingest, "clickpulse_ingest_spool_bytes") == 0, timeout_s=60, every_s=0.5)
     total = sum(len(ids) for ids in sent.values())
     seen = asyncio.run(events_of(settings, site["site_id"], total, timeout_s=30))
-    ids = [event_id for _, event_id in seen]
+    ids = [event_id for _, event_id, _ in seen]
     assert len(ids) == len(set(ids)) == total
+    assert all(where_java_puts_it for _, _, where_java_puts_it in seen)
     by_visitor: dict[str, list[str]] = {}
-    for visitor, event_id in seen:
+    for visitor, event_id, _ in seen:
         by_visitor.setdefault(visitor, []).append(event_id)
     assert sorted(by_visitor.values()) == sorted(sent.values())

@@ -64,4 +64,8 @@ if [ ! -f tracker_js/dist/cp.js ] || [ tracker_js/src -nt tracker_js/dist/cp.js 
   echo "setup: building the tracker"
   (cd tracker_js && { [ -d node_modules ] || npm ci --no-audit --no-fund --silent; } && npm run -s build)
 fi
+# The npm Segment SDK client the e2e tests drive (tests/e2e/test_segment_sdks.py), from its lock file.
+if [ ! -d tests/e2e/segment_node/node_modules ]; then
+  (cd tests/e2e/segment_node && npm ci --no-audit --no-fund --silent)
+fi
 echo "setup: ready"

@@ -12,7 +12,7 @@ import msgspec
 import redis.asyncio as aioredis
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from clickpulse.settings import Settings
@@ -34,7 +34,7 @@ PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRA
 
 
 def _json(status: int, body: dict[str, object], headers: dict[str, str] | None = None) -> Response:
-    return JSONResponse(body, status_code=status, headers=headers)
+    return Response(msgspec.json.encode(body), status_code=status, headers=headers, media_type="application/json")
 
 
 def _rejection(exc: RequestRejected, headers: dict[str, str] | None = None) -> Response:

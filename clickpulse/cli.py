@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import signal
 import sys
 from collections.abc import Callable
@@ -13,8 +12,9 @@ from collections.abc import Callable
 import msgspec
 import redis.asyncio as aioredis
 
+from clickpulse.log_format import configure_logging, logging_config
 from clickpulse.settings import Settings, get_settings
-from clickpulse.sites import SiteRegistry
+from clickpulse.sites import RULE_FIELDS, SiteRegistry
 
 
 def _run_ingest(settings: Settings, args: argparse.Namespace) -> None:
@@ -26,7 +26,8 @@ def _run_ingest(settings: Settings, args: argparse.Namespace) -> None:
         create_app(settings),
         host=settings.ingest_host,
         port=settings.ingest_port,
-        log_level="warning",
+        log_config=logging_config(settings.log_level),
+        log_level=settings.log_level.lower(),
         access_log=False,
         timeout_graceful_shutdown=10,
     )
@@ -41,7 +42,8 @@ def _run_api(settings: Settings, args: argparse.Namespace) -> None:
         create_app(settings),
         host=settings.api_host,
         port=settings.api_port,
-        log_level="warning",
+        log_config=logging_config(settings.log_level),
+        log_level=settings.log_level.lower(),
         access_log=False,
         timeout_graceful_shutdown=5,
     )
@@ -53,7 +55,9 @@ def _run_worker(settings: Settings, args: argparse.Namespace) -> None:
     from stream_jobs.app import app
 
     asyncio.run(_ensure_topics(settings))
-    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
+    worker = faust.Worker(
+        app, loglevel=settings.log_level, quiet=True, logging_config=logging_config(settings.log_level)
+    )
     # Faust's terminal spinner sets the root logger to DEBUG (to spin per record): a record built per message.
     worker.spinner = None
     worker.execute_from_commandline()
@@ -123,10 +127,31 @@ def _site(settings: Settings, args: argparse.Namespace) -> None:
         if site is None:
             sys.exit(f"no site {args.site_id}")
         print(json.dumps({"site_id": args.site_id, "intent": site.intent}))  # type: ignore[attr-defined]
+    elif args.site_command == "rules":
+        _site_rules(settings, args)
     elif args.site_command == "revoke":
         if not asyncio.run(_with_registry(settings, lambda r: r.revoke(args.site_id))):
             sys.exit(f"no site {args.site_id}")
         print(json.dumps({"site_id": args.site_id, "revoked": True}))
+
+
+def _site_rules(settings: Settings, args: argparse.Namespace) -> None:
+    """Sets the rules given on the command line (the others stay) and prints all of the site's rules."""
+    changes: dict[str, object] = {}
+    for name in ("origins", "event_types", "strip_params"):
+        values = getattr(args, name)
+        if values is not None:
+            changes[name] = [v for v in values if v]  # an empty value ("") clears the list
+    for name in ("sample_rate", "rate_limit_per_s", "ip_rate_limit_per_s"):
+        if getattr(args, name) is not None:
+            changes[name] = getattr(args, name)
+    try:
+        site = asyncio.run(_with_registry(settings, lambda r: r.set_rules(args.site_id, changes)))
+    except ValueError as exc:
+        sys.exit(str(exc))
+    if site is None:
+        sys.exit(f"no site {args.site_id}")
+    print(json.dumps({"site_id": args.site_id, **{f: getattr(site, f) for f in sorted(RULE_FIELDS)}}))
 
 
 def _up(settings: Settings, args: argparse.Namespace) -> None:
@@ -174,6 +199,14 @@ def build_parser() -> argparse.ArgumentParser:
     tune = site_sub.add_parser("tune-intent", help="override intent settings of a site, e.g. threshold=0.6")
     tune.add_argument("site_id")
     tune.add_argument("set", nargs="+", metavar="NAME=VALUE")
+    rules = site_sub.add_parser("rules", help="set a site's rules (only those given change) and print them all")
+    rules.add_argument("site_id")
+    rules.add_argument("--origin", dest="origins", action="append", help="allowed page origin (repeatable; '' clears)")
+    rules.add_argument("--sample-rate", type=float, help="share of visitors kept, 0..1, decided per visitor")
+    rules.add_argument("--event-type", dest="event_types", action="append", help="allowed event type (repeatable)")
+    rules.add_argument("--strip-param", dest="strip_params", action="append", help="query parameter removed from URLs")
+    rules.add_argument("--rate-limit", dest="rate_limit_per_s", type=float, help="events/s for the site (-1: none)")
+    rules.add_argument("--ip-rate-limit", dest="ip_rate_limit_per_s", type=float, help="events/s per client IP")
     site.set_defaults(run=_site)
 
     sim = sub.add_parser("simulate", help="drive simulated shoppers against a running ingest")
@@ -188,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     args.run(settings, args)
 

@@ -30,8 +30,17 @@ class Site(msgspec.Struct, omit_defaults=True):
     # Events/s this site, and each client IP on it, may send; 0 = the settings' defaults, below 0 = unlimited.
     rate_limit_per_s: float = 0
     ip_rate_limit_per_s: float = 0
+    # Share of visitors kept (by a hash of the visitor id, so a kept visitor's whole journey is kept).
+    sample_rate: float = 1.0
+    event_types: list[str] = []  # allowed event types; empty = all
+    strip_params: list[str] = []  # query parameters removed from stored URLs (tokens, e-mail addresses ...)
     # Overrides of stream_jobs.intent.IntentSettings fields (weights, half-life, threshold ...).
     intent: dict[str, float] = {}
+
+
+RULE_FIELDS = frozenset(
+    {"origins", "sample_rate", "event_types", "strip_params", "rate_limit_per_s", "ip_rate_limit_per_s"}
+)
 
 
 class CreatedSite(msgspec.Struct):
@@ -98,6 +107,21 @@ class SiteRegistry:
         if site is None:
             return None
         site.intent = {**site.intent, **overrides}
+        await self._save(site)
+        return site
+
+    async def set_rules(self, site_id: str, changes: dict[str, object]) -> Site | None:
+        """Changes some of a site's rules (origins, sampling, event types, stripped parameters, rate limits);
+        ingest picks them up within a second."""
+        site = await self.get(site_id)
+        if site is None:
+            return None
+        unknown = set(changes) - RULE_FIELDS
+        if unknown:
+            raise ValueError(f"not a site rule: {', '.join(sorted(unknown))}")
+        site = msgspec.convert({**msgspec.to_builtins(site), **changes}, Site)
+        if not 0.0 <= site.sample_rate <= 1.0:
+            raise ValueError("sample_rate must be between 0 and 1")
         await self._save(site)
         return site
 

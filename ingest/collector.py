@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 
 import msgspec
 import redis.asyncio as aioredis
@@ -54,10 +55,14 @@ class Collector:
         return site
 
     def check_origin(self, site: Site, request: Request) -> str:
-        """Allowed origins per site; an empty list allows any (e.g. server-side SDKs)."""
+        """Allowed origins per site, from Origin or, when a browser sends none, the Referer's origin.
+        An empty list allows any; a request with neither header (a server-side SDK) passes."""
         origin = request.headers.get("origin", "")
+        if not origin and site.origins:
+            referer = urlsplit(request.headers.get("referer", ""))
+            origin = f"{referer.scheme}://{referer.netloc}" if referer.scheme and referer.netloc else ""
         if site.origins and origin and origin not in site.origins:
-            raise RequestRejected(403, "origin_not_allowed", origin)
+            raise RequestRejected(403, "origin_not_allowed", origin[:200])
         return origin
 
     def ip_of(self, request: Request) -> str:
@@ -94,6 +99,8 @@ class Collector:
         for incoming in events:
             result = self.pipeline.run(incoming, ctx)
             if isinstance(result, Drop):
+                if not result.rejected:
+                    continue
                 reasons.append(result.reason)
                 dlq.append(
                     self.dead_letter(result.reason, msgspec.to_builtins(incoming), site.site_id, endpoint, received)

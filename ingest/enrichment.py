@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from clickpulse.records import EnrichedEvent, Product
 from ingest.incoming import IncomingEvent, unknown_type
@@ -29,6 +29,8 @@ MAX_PROP_TEXT = 1000
 @dataclass(slots=True)
 class Drop:
     reason: str
+    # False when a site rule left the event out on purpose (sampling, allow-list): counted, but not an error.
+    rejected: bool = True
 
 
 @dataclass(slots=True)
@@ -78,6 +80,21 @@ def put_visitor(d: Draft) -> Draft | Drop:
     return d
 
 
+def apply_site_rules(d: Draft) -> Draft | Drop:
+    """The site's event-type allow-list and its sampling, decided by visitor so journeys stay whole."""
+    site = d.ctx.site
+    if site.event_types and d.incoming.type not in site.event_types:
+        return Drop("event_type_not_allowed", rejected=False)
+    if site.sample_rate < 1.0 and not visitor_sampled(site.site_id, d.out.visitor_id, site.sample_rate):
+        return Drop("sampled_out", rejected=False)
+    return d
+
+
+def visitor_sampled(site_id: str, visitor_id: str, rate: float) -> bool:
+    digest = hashlib.blake2b(f"{site_id}|{visitor_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest) < rate * 2**64
+
+
 def put_user_agent(d: Draft) -> Draft | Drop:
     agent, bot_reason = d.ctx.agent, d.ctx.bot_reason
     # An agent sent inside the event (Segment's context.userAgent): only the pattern list can judge it.
@@ -105,7 +122,12 @@ def put_url(d: Draft) -> Draft | Drop:
     except ValueError:
         return Drop("invalid_url")
     host = (parts.hostname or "").lower()
-    d.out.url = urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, parts.query, parts.fragment))
+    query = parts.query
+    if query and d.ctx.site.strip_params:
+        stripped = d.ctx.site.strip_params
+        kept = [pair for pair in parse_qsl(query, keep_blank_values=True) if pair[0] not in stripped]
+        query = urlencode(kept)
+    d.out.url = urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, query, parts.fragment))
     d.out.host = host
     d.out.path = (parts.path or "/") + (f"#{parts.fragment}" if parts.fragment.startswith("/") else "")
     d.out.title = d.incoming.title
@@ -188,6 +210,7 @@ STEPS: tuple[Step, ...] = (
     check_type,
     put_event_time,
     put_visitor,
+    apply_site_rules,
     put_user_agent,
     put_geo,
     put_url,

@@ -143,3 +143,40 @@ def test_forwarded_for_is_trusted_only_from_configured_proxies() -> None:
     headers = {"x-forwarded-for": "198.51.100.1, 10.0.0.2"}
     assert client_ip("10.0.0.2", headers, frozenset({"10.0.0.2"})) == "198.51.100.1"
     assert client_ip("192.0.2.50", headers, frozenset({"10.0.0.2"})) == "192.0.2.50"
+
+
+def with_rules(**rules: object) -> Site:
+    return msgspec.convert({**msgspec.to_builtins(SITE), **rules}, Site)
+
+
+def enrich_for(site: Site, event: IncomingEvent):
+    return Pipeline().run(
+        event, build_context(site, 1_000_000_000, "203.0.113.77", CHROME, Location(), "s", BROWSER_HEADERS)
+    )
+
+
+def test_sampling_keeps_or_leaves_out_a_visitors_whole_journey_at_about_the_configured_share() -> None:
+    site = with_rules(sample_rate=0.3)
+    kept = 0
+    for n in range(2000):
+        outcomes = {
+            isinstance(enrich_for(site, incoming(id=f"e{n}-{step}", visitor_id=f"v{n}")), Drop) for step in range(3)
+        }
+        assert len(outcomes) == 1  # every event of one visitor shares the decision
+        kept += not outcomes.pop()
+    assert 0.25 < kept / 2000 < 0.35
+    dropped = [enrich_for(site, incoming(visitor_id=f"v{n}")) for n in range(50)]
+    assert Drop("sampled_out", rejected=False) in dropped
+
+
+def test_event_types_outside_a_sites_allow_list_are_left_out_without_being_errors() -> None:
+    site = with_rules(event_types=["pageview", "purchase"])
+    assert enrich_for(site, incoming()).type == "pageview"
+    assert enrich_for(site, incoming(type="click")) == Drop("event_type_not_allowed", rejected=False)
+
+
+def test_configured_query_parameters_are_stripped_from_stored_urls_but_still_attribute() -> None:
+    site = with_rules(strip_params=["token", "email"])
+    out = enrich_for(site, incoming(url="https://S.test/p?token=secret&q=shoes&email=a%40b.c&utm_source=news#/x"))
+    assert out.url == "https://s.test/p?q=shoes&utm_source=news#/x"
+    assert out.source == "news"

@@ -1,0 +1,73 @@
+"""A batch past the produce deadline is spooled in doubt; when its sends settle the spool keeps only what
+Kafka did not take, and batches after it queue behind it instead of overtaking it."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from clickpulse.settings import Settings
+from ingest.metrics import Metrics
+from ingest.sink import EventSink, Outcome
+from ingest.spool import Record, Spool
+
+BATCH: list[Record] = [("events", b"s:v1", b"1"), ("events", b"s:v2", b"2"), ("events", b"s:v1", b"3")]
+
+
+class SlowKafka:
+    """Stands in for the producer: every send stays in flight until the test settles it."""
+
+    def __init__(self) -> None:
+        self.sent: list[list[Record]] = []
+        self.pending: list[asyncio.Future[list[Record]]] = []
+
+    def send(self, records: list[Record]) -> asyncio.Future[list[Record]]:
+        self.sent.append(records)
+        self.pending.append(asyncio.get_running_loop().create_future())
+        return self.pending[-1]
+
+
+def sink_with(tmp_path: Path) -> tuple[EventSink, SlowKafka]:
+    sink = EventSink(Settings(data_dir=tmp_path, produce_deadline_s=0.01), Metrics())
+    kafka = SlowKafka()
+    sink._producer = kafka  # type: ignore[assignment]
+    return sink, kafka
+
+
+def spooled(tmp_path: Path) -> list[list[Record]]:
+    return [Spool.read(p) for p in sorted((tmp_path / "ingest-spool").glob("*.batch"))]
+
+
+def test_a_late_batch_whose_sends_all_land_leaves_the_spool(tmp_path: Path) -> None:
+    async def run() -> None:
+        sink, kafka = sink_with(tmp_path)
+        assert await sink.publish(BATCH) is Outcome.SPOOLED
+        assert spooled(tmp_path) == [BATCH] and sink.in_doubt_batches == 1
+        kafka.pending[0].set_result([])
+        await asyncio.sleep(0)
+        assert spooled(tmp_path) == [] and sink.in_doubt_batches == 0 and sink.spool.size_bytes == 0
+
+    asyncio.run(run())
+
+
+def test_a_late_batch_partly_delivered_keeps_only_the_rest_in_the_spool(tmp_path: Path) -> None:
+    async def run() -> None:
+        sink, kafka = sink_with(tmp_path)
+        await sink.publish(BATCH)
+        kafka.pending[0].set_result([BATCH[2]])
+        await asyncio.sleep(0)
+        assert spooled(tmp_path) == [[BATCH[2]]]
+
+    asyncio.run(run())
+
+
+def test_batches_after_an_in_doubt_one_queue_behind_it_in_the_spool(tmp_path: Path) -> None:
+    async def run() -> None:
+        sink, kafka = sink_with(tmp_path)
+        await sink.publish(BATCH)
+        later = [("events", b"s:v1", b"4")]
+        assert await sink.publish(later) is Outcome.SPOOLED
+        assert kafka.sent == [BATCH]  # the later batch did not overtake the one in doubt
+        assert spooled(tmp_path) == [BATCH, later]
+
+    asyncio.run(run())

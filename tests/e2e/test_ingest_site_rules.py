@@ -1,0 +1,59 @@
+"""Site rules through the real stack: `clickpulse site rules` sets them, ingest enforces them within a second."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+
+from tests.running_stack import BROWSER_HEADERS, RunningStack, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+def batch(site: dict[str, str], visitor: str, count: int = 1) -> str:
+    now = int(time.time() * 1000)
+    events = [
+        {"id": f"{visitor}-{n}-{now}", "type": "pageview", "ts": now, "url": "https://shop.test/"} for n in range(count)
+    ]
+    return json.dumps({"write_key": site["write_key"], "visitor_id": visitor, "events": events})
+
+
+def post(stack: RunningStack, body: str, **headers: str) -> httpx.Response:
+    return httpx.post(f"{stack.ingest}/collect", content=body, headers={**BROWSER_HEADERS, **headers}, timeout=10)
+
+
+def test_disallowed_origins_get_403_by_origin_or_else_by_referer(stack: RunningStack) -> None:
+    site = stack.create_site("origins", "https://shop.test")
+    body = batch(site, "v-origin")
+    assert post(stack, body, Origin="https://shop.test").status_code == 200
+    refused = post(stack, body, Origin="https://evil.test")
+    assert (refused.status_code, refused.json()["error"]) == (403, "origin_not_allowed")
+    assert post(stack, body, Referer="https://evil.test/page").status_code == 403
+    assert post(stack, body, Referer="https://shop.test/cart").status_code == 200
+
+
+def test_a_client_past_its_sites_rate_limit_gets_429_with_retry_after(stack: RunningStack) -> None:
+    site = stack.create_site("limited")
+    rules = json.loads(stack.clickpulse("site", "rules", site["site_id"], "--ip-rate-limit", "1"))
+    assert rules["ip_rate_limit_per_s"] == 1.0
+
+    def refused() -> bool:  # ingest reloads the registry every second; the bucket holds 30 events at 1/s
+        return post(stack, batch(site, "v-flood", 20)).status_code == 429
+
+    assert wait_until(refused, timeout_s=15)
+    response = post(stack, batch(site, "v-flood", 20))
+    assert response.status_code == 429 and response.json()["error"] == "rate_limited_ip"
+    assert int(response.headers["Retry-After"]) >= 1
+
+
+def test_site_rules_are_validated_by_the_cli(stack: RunningStack) -> None:
+    site = stack.create_site("validated")
+    rules = json.loads(
+        stack.clickpulse("site", "rules", site["site_id"], "--sample-rate", "0.5", "--event-type", "pageview")
+    )
+    assert (rules["sample_rate"], rules["event_types"], rules["origins"]) == (0.5, ["pageview"], [])
+    with pytest.raises(AssertionError, match="sample_rate"):
+        stack.clickpulse("site", "rules", site["site_id"], "--sample-rate", "2")

@@ -68,6 +68,8 @@ def create_app(settings: Settings) -> Starlette:
         if accepted == 0 and reasons:
             status = 400
         body: dict[str, object] = {"accepted": accepted, "rejected": len(reasons)}
+        if status == 400:  # every 4xx carries one machine-readable `error`, like the whole-request rejections
+            body["error"] = "all_events_rejected"
         if reasons:
             body["errors"] = sorted(set(reasons))[:10]
         return _json(status, body, headers)
@@ -123,6 +125,7 @@ def create_app(settings: Settings) -> Starlette:
                 },
                 IncomingEvent,
             )
+            collector.check_origin(site, request)
             await collector.admit(request, site, 1)
         except RequestRejected as exc:
             metrics.reject(exc.reason)

@@ -107,6 +107,7 @@ def _source_is(source: str, medium: str) -> bool:
     return known is not None and known.medium == medium
 
 
+@lru_cache(maxsize=4096)
 def default_channel(source: str, medium: str) -> str:
     """GA4's default channel grouping, in its order, for the channels a website's traffic can have."""
     if medium in PAID_MEDIUMS:

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 import httpx
 import psutil
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -303,6 +304,7 @@ async def fire(port: int, plan: list[tuple[Hostile, bytes, bool]], tally: Tally)
     await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
 
 
+@pytest.mark.fuzz
 def test_fuzz_100k_hostile_requests_never_5xx_crash_or_grow_memory(stack: RunningStack) -> None:
     started = time.monotonic()
     site = stack.create_site("fuzz")

@@ -57,3 +57,13 @@ def test_site_rules_are_validated_by_the_cli(stack: RunningStack) -> None:
     assert (rules["sample_rate"], rules["event_types"], rules["origins"]) == (0.5, ["pageview"], [])
     with pytest.raises(AssertionError, match="sample_rate"):
         stack.clickpulse("site", "rules", site["site_id"], "--sample-rate", "2")
+
+
+def test_the_pixel_of_a_page_on_a_disallowed_origin_gets_403_by_its_referer(stack: RunningStack) -> None:
+    site = stack.create_site("pixel-origins", "https://shop.test")
+    query = {"k": site["write_key"], "u": "https://shop.test/", "v": "v-pixel"}
+    headers = {"User-Agent": BROWSER_HEADERS["User-Agent"], "Accept-Language": "en"}
+    allowed = httpx.get(f"{stack.ingest}/pixel.gif", params=query, headers={**headers, "Referer": "https://shop.test/"})
+    assert allowed.status_code == 200
+    refused = httpx.get(f"{stack.ingest}/pixel.gif", params=query, headers={**headers, "Referer": "https://evil.test/"})
+    assert refused.status_code == 403 and refused.headers["content-type"] == "image/gif"

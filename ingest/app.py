@@ -126,7 +126,6 @@ def create_app(settings: Settings) -> Starlette:
                 IncomingEvent,
             )
             collector.check_origin(site, request)
-            collector.check_origin(site, request)
             await collector.admit(request, site, 1)
         except RequestRejected as exc:
             metrics.reject(exc.reason)

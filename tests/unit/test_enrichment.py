@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
+from clickpulse.records import event_encoder
 from clickpulse.sites import Site
 from ingest.client_ip import anonymise_ip, client_ip
 from ingest.enrichment import MAX_PAST_MS, Drop, Pipeline
@@ -180,3 +181,9 @@ def test_configured_query_parameters_are_stripped_from_stored_urls_but_still_att
     out = enrich_for(site, incoming(url="https://S.test/p?token=secret&q=shoes&email=a%40b.c&utm_source=news#/x"))
     assert out.url == "https://s.test/p?q=shoes&utm_source=news#/x"
     assert out.source == "news"
+
+
+def test_no_part_of_the_client_ip_leaves_ingest_in_the_enriched_record() -> None:
+    visitor = enrich(incoming(visitor_id=None))
+    record = event_encoder.encode(visitor)
+    assert b"203.0.113" not in record and b"203-0-113" not in record

@@ -30,7 +30,9 @@ CONCURRENCY = 50
 VALID_EVERY = 50  # one request in this many is a valid batch that must be accepted
 RSS_GROWTH_LIMIT = 48 * 1024 * 1024
 MAX_UNREAD_BODY = 64 * 1024  # the beacon's body limit; the ingest may stop reading past it
-SEGMENT_PATHS = ["/v1/batch", "/v1/import"] + [f"/v1/{k}" for k in ("track", "page", "screen", "identify", "alias")]
+SEGMENT_PATHS = ["/v1/batch", "/v1/import"] + [
+    f"/v1/{k}" for k in ("track", "page", "screen", "identify", "alias", "group")
+]
 EVENT_TYPES = ["pageview", "product_view", "add_to_cart", "purchase", "custom", "identify", "teleport", ""]
 
 
@@ -185,7 +187,36 @@ def corpus_strategy(write_key: str) -> st.SearchStrategy[Hostile]:
         path = draw(st.sampled_from(["/collect", *SEGMENT_PATHS]))
         return Hostile("POST", path, body, tuple(headers.items()))
 
-    return native() | segment() | pixel() | raw()
+    # Well-formed envelopes and ids around hostile field values, so input gets past decoding into enrichment.
+    hostile_props = st.dictionaries(
+        st.sampled_from(["revenue", "total", "price", "quantity", "currency", "order_id", "products", "items",
+                         "product_id", "sku", "url", "referrer", "title", "query", "utm_source"]),
+        values,
+        max_size=5,
+    )  # fmt: skip
+    texts = st.text(max_size=30) | st.sampled_from(["https://x.test/?utm_source=a&utm_source=b", "//x", "http://[::1"])
+
+    @st.composite
+    def nearly_valid(draw: st.DrawFn) -> Hostile:
+        stamp = draw(timestamps)
+        if draw(st.booleans()):
+            event = {"id": draw(st.text(min_size=1, max_size=12)), "type": draw(st.sampled_from(EVENT_TYPES[:-2])),
+                     "ts": stamp, "url": draw(texts), "referrer": draw(texts), "title": draw(texts),
+                     "props": draw(hostile_props)}  # fmt: skip
+            payload: object = {"write_key": write_key, "visitor_id": "v-fuzz", "events": [event]}
+            return Hostile("POST", "/collect", json.dumps(payload).encode(), (("Content-Type", "text/plain"),))
+        context = {"ip": draw(texts | st.sampled_from(["::ffff:1.2.3.4", "300.1.1.1", "fe80::1%eth0"])),
+                   "userAgent": draw(texts), "campaign": draw(values), "page": draw(values)}  # fmt: skip
+        message = {"type": draw(st.sampled_from(["track", "page", "screen", "identify", "group", "alias"])),
+                   "messageId": draw(st.text(min_size=1, max_size=12)), "anonymousId": "a-fuzz",
+                   "event": draw(st.sampled_from(["Product Viewed", "Product Added", "Order Completed", "X"])),
+                   "timestamp": stamp, "properties": draw(hostile_props), "traits": draw(values),
+                   "context": context}  # fmt: skip
+        auth = "Basic " + base64.b64encode(f"{write_key}:".encode()).decode()
+        body = json.dumps({"batch": [message]}).encode()
+        return Hostile("POST", "/v1/batch", body, (("Authorization", auth), ("Content-Type", "application/json")))
+
+    return native() | segment() | pixel() | raw() | nearly_valid()
 
 
 def generate_corpus(write_key: str) -> list[Hostile]:

@@ -1,8 +1,9 @@
 """librdkafka's idempotent producer (confluent-kafka) for asyncio: one future per batch of records.
 
-librdkafka sends in its own threads (about a microsecond per record, where aiokafka spends tens in
-Python). A daemon thread polls it for delivery reports and hands finished batches to the event loop
-in one call per poll, not one per record.
+librdkafka batches and sends in its own threads; measured against a real broker on one core, a record
+costs 3-9 us of CPU (20-record batches, 4-32 in flight), the round trip per ProduceRequest dominating.
+A daemon thread polls for delivery reports and hands finished batches to the event loop in one call per
+poll, not one per record.
 """
 
 from __future__ import annotations

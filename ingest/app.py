@@ -157,6 +157,7 @@ def create_app(settings: Settings) -> Starlette:
             "spool_bytes": float(sink.spool.size_bytes),
             "in_doubt_batches": float(sink.in_doubt_batches),
             "kafka_up": float(sink.ready),
+            "rate_limit_unchecked_requests": float(collector.limiter.unchecked),
         }
         return PlainTextResponse(metrics.render(gauges, collector.pipeline.dropped))
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 from typing import NamedTuple
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from clickpulse.settings import Settings
 from clickpulse.sites import Site
 from ingest.rejection import RequestRejected
+
+log = logging.getLogger(__name__)
 
 # KEYS: one bucket each. ARGV: cost, then rate (tokens/s) and burst per bucket.
 # Takes the cost from every bucket or from none, and answers {index of the first empty bucket, ms to wait}.
@@ -54,6 +58,7 @@ class RateLimiter:
     def __init__(self, redis: aioredis.Redis, settings: Settings) -> None:
         self._script = redis.register_script(TOKEN_BUCKETS_LUA)
         self._settings = settings
+        self.unchecked = 0  # requests admitted without a check while Redis was unreachable
 
     def buckets(self, site: Site, ip: str, salt: str) -> list[Bucket]:
         """The site's bucket and the client's; a rate of 0 or less switches one off."""
@@ -76,7 +81,13 @@ class RateLimiter:
         args: list[float] = [max(1, cost)]
         for bucket in buckets:
             args += [bucket.per_s, max(bucket.burst, 1.0)]
-        empty, wait_ms = await self._script(keys=[b.key for b in buckets], args=args)
+        try:
+            empty, wait_ms = await self._script(keys=[b.key for b in buckets], args=args)
+        except (RedisError, OSError) as exc:
+            # Fail open: a Redis outage must not turn accepted traffic into errors and lost events.
+            self.unchecked += 1
+            log.warning("rate limits unchecked, redis unavailable (%s)", type(exc).__name__)
+            return
         if empty:
             bucket = buckets[int(empty) - 1]
             retry_after = max(1, math.ceil(int(wait_ms) / 1000))

@@ -110,3 +110,19 @@ def test_a_refused_request_takes_no_tokens_and_site_overrides_replace_the_defaul
         assert len(limiter.buckets(generous, "192.0.2.9", "salt")) == 1
 
     run(redis_port, scenario)
+
+
+def test_an_unreachable_redis_admits_requests_and_counts_them_unchecked() -> None:
+    unused = TEST_PORT_BASE + 329
+    assert port_free(unused)
+
+    async def scenario() -> None:
+        redis = aioredis.Redis.from_url(f"redis://127.0.0.1:{unused}/0")
+        try:
+            limiter = RateLimiter(redis, Settings(rate_limit_ip_per_s=1, rate_limit_burst_s=1))
+            assert await refusal(limiter, site("s_down"), "192.0.2.50", 100) is None
+            assert limiter.unchecked == 1
+        finally:
+            await redis.aclose()
+
+    asyncio.run(scenario())

@@ -40,9 +40,11 @@ from clickpulse.topics import ensure_topics
 
 RESULTS = REPO_ROOT / "bench" / "results"
 WORKER_CORE = "1"
-# Ingest rightly flags python-httpx as a bot, and bots stay out of the live counters.
+# Ingest rightly flags python-httpx, or a browser agent without Accept-Language, as a bot, and bots stay out
+# of the live counters.
 BROWSER = {
-    "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
+    "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
+    "Accept-Language": "en-US,en;q=0.9",
 }
 
 
@@ -218,6 +220,8 @@ def main() -> None:
         "CLICKPULSE_REDIS_URL": "redis://127.0.0.1:19420/0",
         "CLICKPULSE_INGEST_PORT": "19401",
         "CLICKPULSE_WORKER_INSTANCE": "bench",
+        # All load comes from this machine's one address; the per-IP limit would cap it.
+        "CLICKPULSE_RATE_LIMIT_IP_PER_S": "1000000",
     }
     os.environ.update(env)
     settings = Settings()

@@ -28,6 +28,7 @@ import redis.asyncio as aioredis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from clickpulse.local_stack.redis_server import redis_command
 from clickpulse.local_stack.supervisor import port_open
 from clickpulse.settings import REPO_ROOT, Settings
 from clickpulse.sites import Site
@@ -104,11 +105,8 @@ async def rate_limit_figures(seconds: float) -> dict[str, float]:
 def main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 3.0
     folder = tempfile.mkdtemp(prefix="cp-enrichment-bench-")
-    server = subprocess.Popen(
-        [shutil.which("redis-server") or "redis-server", "--port", str(REDIS_PORT), "--bind", "127.0.0.1",
-         "--dir", folder, "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    settings = Settings(redis_url=f"redis://127.0.0.1:{REDIS_PORT}/0", data_dir=Path(folder))
+    server = subprocess.Popen(redis_command(settings), stdout=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 10
         while not port_open("127.0.0.1", REDIS_PORT) and time.monotonic() < deadline:

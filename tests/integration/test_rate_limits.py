@@ -7,10 +7,12 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
 
+from clickpulse.local_stack.redis_server import redis_command
 from clickpulse.settings import Settings
 from clickpulse.sites import Site
 from ingest.rate_limits import RateLimiter
@@ -24,11 +26,8 @@ REDIS_PORT = TEST_PORT_BASE + 320
 @pytest.fixture(scope="module")
 def redis_port() -> Iterator[int]:
     folder = tempfile.mkdtemp(prefix="cp-ratelimit-")
-    server = subprocess.Popen(
-        [shutil.which("redis-server") or "redis-server", "--port", str(REDIS_PORT), "--bind", "127.0.0.1",
-         "--dir", folder, "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    settings = Settings(redis_url=f"redis://127.0.0.1:{REDIS_PORT}/0", data_dir=Path(folder))
+    server = subprocess.Popen(redis_command(settings), stdout=subprocess.DEVNULL)
     try:
         for _ in range(100):
             if not port_free(REDIS_PORT):

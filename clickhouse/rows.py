@@ -13,8 +13,8 @@ UTC = dt.UTC
 EVENT_COLUMNS = [
     "site_id", "event_id", "visitor_id", "customer_id", "type", "name", "ts", "received_at", "url", "host",
     "path", "title", "referrer", "source", "medium", "campaign", "channel", "browser", "os", "device",
-    "country", "region", "city", "is_bot", "bot_reason", "engaged_ms", "scroll_pct", "revenue", "currency",
-    "order_id", "product_ids", "props",
+    "country", "region", "city", "ip", "is_bot", "bot_reason", "engaged_ms", "scroll_pct", "revenue",
+    "currency", "order_id", "product_ids", "props",
 ]  # fmt: skip
 
 SESSION_COLUMNS = [
@@ -37,7 +37,7 @@ def event_row(e: EnrichedEvent) -> list[object]:
     return [
         e.site_id, e.event_id, e.visitor_id, e.customer_id, e.type, e.name, _time(e.ts), _time(e.received_at),
         e.url, e.host, e.path, e.title, e.referrer, e.source, e.medium, e.campaign, e.channel, e.browser, e.os,
-        e.device, e.country, e.region, e.city, int(e.is_bot), e.bot_reason, min(e.engaged_ms, 2**32 - 1),
+        e.device, e.country, e.region, e.city, e.ip, int(e.is_bot), e.bot_reason, min(e.engaged_ms, 2**32 - 1),
         e.scroll_pct, e.revenue, e.currency, e.order_id, [p.product_id for p in e.products],
         msgspec.json.encode(e.props).decode() if e.props else "",
     ]  # fmt: skip

@@ -72,6 +72,7 @@ class EnrichedEvent(msgspec.Struct, omit_defaults=True):
     country: str = ""
     region: str = ""
     city: str = ""
+    ip: str = ""  # the client's network, anonymised by ingest (IPv4 /24, IPv6 /48), never the full address
     is_bot: bool = False
     bot_reason: str = ""
     engaged_ms: int = 0

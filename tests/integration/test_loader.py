@@ -26,7 +26,13 @@ NOW = 1_790_000_000_000
 def events() -> list[EnrichedEvent]:
     return [
         EnrichedEvent(
-            event_id=f"e{i}", site_id="s", visitor_id=f"v{i % 3}", type="pageview", ts=NOW + i, received_at=NOW
+            event_id=f"e{i}",
+            site_id="s",
+            visitor_id=f"v{i % 3}",
+            type="pageview",
+            ts=NOW + i,
+            received_at=NOW,
+            ip="203.0.113.0",
         )
         for i in range(10)
     ]
@@ -85,3 +91,5 @@ def test_redelivered_events_and_session_versions_count_once(stack: RunningStack,
     stats = StatsQueries(client, settings.clickhouse_database).stats("s", frm, to, include_bots=False)
     assert (stats["pageviews"], stats["visitors"], stats["sessions"]) == (10, 3, 1)
     assert stats["bounce_rate"] == 0.0
+    networks = client.query(f"SELECT DISTINCT ip FROM {settings.clickhouse_database}.events").result_rows
+    assert networks == [("203.0.113.0",)]

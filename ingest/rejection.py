@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 
 class RequestRejected(Exception):
-    """The whole request is refused with a 4xx and a machine-readable reason."""
+    """The whole request is refused with a machine-readable reason: 4xx for bad input, 503 to retry later."""
 
     def __init__(self, status: int, reason: str, detail: str = "", retry_after: int | None = None) -> None:
         super().__init__(f"{status} {reason}: {detail}")

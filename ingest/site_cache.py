@@ -10,8 +10,10 @@ import secrets
 import time
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from clickpulse.sites import WRITE_KEYS_KEY, Site, SiteRegistry
+from ingest.rejection import RequestRejected
 
 log = logging.getLogger(__name__)
 SALT_KEY = "cp:cookieless_salt:{day}"
@@ -33,16 +35,20 @@ class SiteCache:
 
     async def by_write_key(self, write_key: str) -> Site | None:
         """In memory for known keys; an unknown key costs one Redis look-up, then is remembered as unknown
-        for a while, so a flood of bad keys cannot turn into a flood of look-ups."""
+        for a while, so a flood of bad keys cannot turn into a flood of look-ups. While Redis is unreachable
+        a key not in memory can be neither accepted nor refused: 503 with Retry-After, so senders keep the events."""
         site = self._by_write_key.get(write_key)
         if site is not None:
             return site
         now = time.monotonic()
         if self._unknown.get(write_key, 0.0) > now:
             return None
-        if await self._redis.hexists(WRITE_KEYS_KEY, write_key):
-            await self.refresh()
-            site = self._by_write_key.get(write_key)
+        try:
+            if await self._redis.hexists(WRITE_KEYS_KEY, write_key):
+                await self.refresh()
+                site = self._by_write_key.get(write_key)
+        except RedisError as exc:
+            raise RequestRejected(503, "site_registry_unavailable", retry_after=5) from exc
         if site is None:
             if len(self._unknown) > UNKNOWN_KEYS_MAX:
                 self._unknown.clear()

@@ -6,15 +6,19 @@ import asyncio
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
 
+from clickpulse.local_stack.redis_server import redis_command
+from clickpulse.settings import Settings
 from clickpulse.sites import SITES_KEY, SiteRegistry
+from ingest.rejection import RequestRejected
 from ingest.site_cache import SiteCache
 from stream_jobs.sessionizer import Windowing
 from stream_jobs.site_settings import SiteSettings
-from tests.running_stack import RunningStack
+from tests.running_stack import TEST_PORT_BASE, RunningStack, port_free
 
 pytestmark = pytest.mark.integration
 
@@ -89,3 +93,40 @@ def test_a_sites_own_session_gap_reaches_the_workers_windowing(stack: RunningSta
             await redis.aclose()
 
     assert asyncio.run(windowing()) == (600_000, 1_800_000)
+
+
+def test_while_redis_is_down_known_write_keys_still_work_and_unknown_ones_get_503_with_retry_after(
+    tmp_path: Path,
+) -> None:
+    port = TEST_PORT_BASE + 340
+    assert port_free(port)
+    server = subprocess.Popen(
+        redis_command(Settings(redis_url=f"redis://127.0.0.1:{port}/0", data_dir=tmp_path)), stdout=subprocess.DEVNULL
+    )
+
+    async def scenario() -> None:
+        redis = aioredis.Redis.from_url(f"redis://127.0.0.1:{port}/0")
+        try:
+            while port_free(port):
+                await asyncio.sleep(0.05)
+            created = await SiteRegistry(redis).create("outage-test", [])
+            cache = SiteCache(redis)
+            await cache.refresh()
+            server.terminate()
+            server.wait(10)
+            assert (await cache.by_write_key(created.write_key)).site_id == created.site_id
+            with pytest.raises(RequestRejected) as refused:
+                await cache.by_write_key("wk_not_in_memory")
+            assert (refused.value.status, refused.value.reason, refused.value.retry_after) == (
+                503,
+                "site_registry_unavailable",
+                5,
+            )
+        finally:
+            await redis.aclose()
+
+    try:
+        asyncio.run(asyncio.wait_for(scenario(), 10))
+    finally:
+        server.kill()
+        server.wait(10)

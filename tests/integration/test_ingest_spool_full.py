@@ -1,0 +1,55 @@
+"""Ingest with Kafka unreachable and a tiny spool, over HTTP: spooled batches get 202, then a full spool 503."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from ingest.app import create_app
+from tests.running_stack import TEST_PORT_BASE, RunningStack, port_free
+
+pytestmark = pytest.mark.integration
+BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
+
+
+def batch(write_key: str) -> str:
+    event = {"id": str(uuid.uuid4()), "type": "pageview", "ts": int(time.time() * 1000), "url": "https://s.test/"}
+    return json.dumps({"write_key": write_key, "visitor_id": "v1", "events": [event]})
+
+
+def test_while_kafka_is_unreachable_batches_are_spooled_with_202_until_a_full_spool_answers_503(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    dead_broker = TEST_PORT_BASE + 341
+    assert port_free(dead_broker)
+    site = stack.create_site("spool-full")
+    settings = stack.settings.model_copy(
+        update={
+            "kafka_bootstrap": f"127.0.0.1:{dead_broker}",
+            "data_dir": tmp_path,
+            "produce_deadline_s": 0.2,
+            "spool_max_bytes": 4096,
+        }
+    )
+    headers = {"User-Agent": BROWSER_UA, "Accept-Language": "en", "Content-Type": "text/plain"}
+    with TestClient(create_app(settings), client=("192.0.2.10", 50000)) as client:
+        statuses = []
+        for _ in range(40):
+            response = client.post("/collect", content=batch(site["write_key"]), headers=headers)
+            statuses.append(response.status_code)
+            if response.status_code == 503:
+                break
+        assert statuses[0] == 202 and set(statuses[:-1]) == {202}, statuses
+        assert statuses[-1] == 503, statuses
+        assert response.json() == {"error": "spool_full"}
+        assert int(response.headers["Retry-After"]) > 0
+        metrics = client.get("/metrics").text
+        assert "clickpulse_ingest_kafka_up 0.0" in metrics
+        spooled = next(line for line in metrics.splitlines() if line.startswith("clickpulse_ingest_spool_bytes "))
+        assert 0 < float(spooled.split()[1]) <= 4096
+        assert client.get("/readyz").status_code == 503

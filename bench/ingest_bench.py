@@ -37,12 +37,35 @@ LOAD_CORE = "0"
 CONNECTIONS = 64
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
 
-# wrk posts one fixed body and reports its own figures as one JSON line.
+# wrk builds every request afresh, as a browser's beacon would send it: distinct event ids, visitors from a pool,
+# pages from a shop's catalogue, referrers and campaign tags in a realistic mix. A fixed body would let any cache
+# keyed on the event look better than real traffic does. It reports its own figures as one JSON line.
 WRK_SCRIPT = """\
 wrk.method = "POST"
-wrk.body = {body}
-wrk.headers["Content-Type"] = "text/plain"
+wrk.headers["Content-Type"] = "text/plain;charset=UTF-8"
 wrk.headers["User-Agent"] = "{ua}"
+wrk.headers["Accept-Language"] = "en-GB,en;q=0.9"
+wrk.headers["Origin"] = "https://shop.test"
+local run, events, write_key, now = "{run}", {events}, "{write_key}", {now}
+local referrers = {{"", "", "https://www.google.com/", "https://www.bing.com/", "https://l.facebook.com/",
+  "https://news.example.org/story", "https://shop.test/"}}
+local tags = {{"", "", "", "?utm_source=newsletter&utm_medium=email&utm_campaign=spring", "?gclid=abc123"}}
+local sent = 0
+math.randomseed(7)
+request = function()
+  sent = sent + 1
+  local parts = {{}}
+  for i = 1, events do
+    local page = math.random(500)
+    parts[i] = string.format(
+      '{{"id":"%s-%d-%d","type":"pageview","ts":%d,"url":"https://shop.test/p/%d%s","referrer":"%s",'
+        .. '"title":"Product %d"}}',
+      run, sent, i, now + i, page, tags[math.random(#tags)], referrers[math.random(#referrers)], page)
+  end
+  local body = string.format('{{"write_key":"%s","visitor_id":"v-%d","sent_at":%d,"events":[%s]}}',
+    write_key, math.random(5000), now + events, table.concat(parts, ","))
+  return wrk.format(nil, nil, nil, body)
+end
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format('{{"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"failed":%d,"non_2xx":%d}}\\n',
@@ -71,25 +94,17 @@ def serve() -> None:
     uvicorn.run(app, host=settings.ingest_host, port=settings.ingest_port, log_level="warning", access_log=False)
 
 
-def beacon_body(write_key: str, events: int) -> str:
-    now = int(time.time() * 1000)
-    batch = [
-        {"id": str(uuid.uuid4()), "type": "pageview", "ts": now + i, "url": f"https://shop.test/p/{i}",
-         "referrer": "https://www.google.com/", "title": "A product"}
-        for i in range(events)
-    ]  # fmt: skip
-    return json.dumps({"write_key": write_key, "visitor_id": "bench-visitor", "sent_at": now, "events": batch})
-
-
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process and all its threads (librdkafka's included)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_wrk(url: str, body: str, seconds: int, scripts: Path) -> dict[str, float]:
-    script = scripts / f"{uuid.uuid4().hex}.lua"
-    script.write_text(WRK_SCRIPT.format(body=json.dumps(body), ua=BROWSER))
+def run_wrk(url: str, write_key: str, events: int, seconds: int, scripts: Path) -> dict[str, float]:
+    run = uuid.uuid4().hex[:12]
+    script = scripts / f"{run}.lua"
+    now = int(time.time() * 1000)
+    script.write_text(WRK_SCRIPT.format(ua=BROWSER, run=run, events=events, write_key=write_key, now=now))
     cmd = ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "-s", str(script), url]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -134,17 +149,12 @@ def main() -> None:
         server = Service("ingest", serve_cmd, lambda: http_ok(f"{ingest}/healthz"))
         supervisor.start(server)
         assert server.process is not None
-        single, batch = beacon_body(write_key, 1), beacon_body(write_key, 20)
-        run_wrk(f"{ingest}/collect", batch, 2, data)  # warm-up: connections, Kafka metadata
-        scenarios = {
-            "noop": ("/noop", batch, 20),
-            "single": ("/collect", single, 1),
-            "batch20": ("/collect", batch, 20),
-        }
+        run_wrk(f"{ingest}/collect", write_key, 20, 2, data)  # warm-up: connections, Kafka metadata
+        scenarios = {"noop": ("/noop", 20), "single": ("/collect", 1), "batch20": ("/collect", 20)}
         figures: dict[str, dict[str, float]] = {}
-        for name, (path, body, events) in scenarios.items():
+        for name, (path, events) in scenarios.items():
             cpu_before = cpu_seconds(server.process.pid)
-            raw = run_wrk(f"{ingest}{path}", body, seconds, data)
+            raw = run_wrk(f"{ingest}{path}", write_key, events, seconds, data)
             cpu_us = (cpu_seconds(server.process.pid) - cpu_before) * 1e6 / max(raw["requests"], 1)
             rps = raw["requests"] / (raw["duration_us"] / 1e6)
             figures[name] = {

@@ -158,6 +158,7 @@ def create_app(settings: Settings) -> Starlette:
             "in_doubt_batches": float(sink.in_doubt_batches),
             "kafka_up": float(sink.ready),
             "rate_limit_unchecked_requests": float(collector.limiter.unchecked),
+            "rate_limit_redis_round_trips": float(collector.limiter.round_trips),
         }
         return PlainTextResponse(metrics.render(gauges, collector.pipeline.dropped))
 

@@ -125,3 +125,69 @@ def test_an_unreachable_redis_admits_requests_and_counts_them_unchecked() -> Non
             await redis.aclose()
 
     asyncio.run(scenario())
+
+
+def test_requests_spend_a_leased_chunk_locally_so_most_cost_no_redis_round_trip(redis_port: int) -> None:
+    settings = Settings(rate_limit_ip_per_s=100, rate_limit_site_per_s=10_000, rate_limit_burst_s=30)
+
+    async def scenario(redis: aioredis.Redis) -> None:
+        limiter = RateLimiter(redis, settings)
+        s = site("s_lease")
+        for _ in range(200):
+            assert await refusal(limiter, s, "192.0.2.60", 1) is None
+        # The client's bucket leases a second of its rate (100 tokens): two leases pay for 200 events.
+        assert limiter.round_trips == 2
+        client_bucket = next(k for k in await redis.keys("cp:rl:ip:s_lease:*"))
+        assert float(await redis.hget(client_bucket, "tokens")) < 3000 - 200 + 1  # Redis counted the leases
+
+    run(redis_port, scenario)
+
+
+def test_replicas_leasing_from_one_bucket_never_admit_more_than_it_hands_out(redis_port: int) -> None:
+    settings = Settings(rate_limit_ip_per_s=10, rate_limit_site_per_s=10_000, rate_limit_burst_s=10)
+
+    async def scenario(redis: aioredis.Redis) -> None:
+        replicas = [RateLimiter(redis, settings) for _ in range(3)]
+        s = site("s_shared")
+        admitted = 0
+        for n in range(300):
+            if await refusal(replicas[n % 3], s, "192.0.2.70", 1) is None:
+                admitted += 1
+        # A burst of 100 tokens plus what refills while the loop runs (well under a second).
+        assert 100 <= admitted <= 110
+
+    run(redis_port, scenario)
+
+
+def test_a_refused_client_is_refused_locally_with_retry_after_until_its_bucket_could_refill(redis_port: int) -> None:
+    settings = Settings(rate_limit_ip_per_s=1, rate_limit_site_per_s=1000, rate_limit_burst_s=5)
+
+    async def scenario(redis: aioredis.Redis) -> None:
+        limiter = RateLimiter(redis, settings)
+        s = site("s_flood")
+        assert await refusal(limiter, s, "192.0.2.80", 5) is None
+        first = await refusal(limiter, s, "192.0.2.80", 3)
+        trips = limiter.round_trips
+        for _ in range(50):
+            again = await refusal(limiter, s, "192.0.2.80", 3)
+            assert again is not None and (again.status, again.reason, again.retry_after) == (429, "rate_limited_ip", 3)
+        assert first is not None and first.retry_after == 3
+        assert limiter.round_trips == trips  # the flood never reached Redis
+        await asyncio.sleep(1.1)
+        assert await refusal(limiter, s, "192.0.2.80", 1) is None  # one token came back: Redis is asked again
+
+    run(redis_port, scenario)
+
+
+def test_concurrent_requests_wait_for_the_lease_in_flight_instead_of_each_taking_one(redis_port: int) -> None:
+    settings = Settings(rate_limit_ip_per_s=100, rate_limit_site_per_s=0, rate_limit_burst_s=10)
+
+    async def scenario(redis: aioredis.Redis) -> None:
+        limiter = RateLimiter(redis, settings)
+        s = site("s_concurrent")
+        # 50 leases of 100 tokens would drain the 1,000-token bucket and refuse most of these.
+        refusals = await asyncio.gather(*(refusal(limiter, s, "192.0.2.90", 1) for _ in range(50)))
+        assert refusals == [None] * 50
+        assert limiter.round_trips == 1
+
+    run(redis_port, scenario)

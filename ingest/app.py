@@ -78,7 +78,7 @@ def create_app(settings: Settings) -> Starlette:
         metrics.inc("requests_native")
         try:
             body = await read_limited(request, settings.max_body_bytes)
-            write_key, events, bad = decode_native(decode_json(body), settings.max_events_per_batch)
+            write_key, events, bad = decode_native(body, settings.max_events_per_batch)
             site = await collector.site_for(write_key)
             collector.check_origin(site, request)
             await collector.admit(request, site, len(events) + len(bad))

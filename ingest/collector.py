@@ -74,7 +74,8 @@ class Collector:
         await self.limiter.admit(site, self.ip_of(request), self.cache.salt, events)
 
     def dead_letter(self, reason: str, raw: object, site_id: str, endpoint: str, received_at: int) -> Record:
-        text = raw.decode("latin-1") if isinstance(raw, bytes) else msgspec.json.encode(raw).decode()
+        # An event's own JSON (msgspec.Raw) comes out as sent; bytes that are not UTF-8 cannot spoil the letter.
+        text = raw.decode("latin-1") if isinstance(raw, bytes) else msgspec.json.encode(raw).decode(errors="replace")
         letter = DeadLetter(
             reason=reason, received_at=received_at, site_id=site_id, endpoint=endpoint, raw=text[:65536]
         )

@@ -10,7 +10,8 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from clickpulse.records import EnrichedEvent, Product
@@ -112,24 +113,39 @@ def put_geo(d: Draft) -> Draft | Drop:
     return d
 
 
-def put_url(d: Draft) -> Draft | Drop:
-    """Host lowercased, fragment kept (hash routers), path without trailing noise."""
-    url = d.incoming.url
-    if not url:
-        return d if d.incoming.type != "pageview" else Drop("pageview_without_url")
+class PageAddress(NamedTuple):
+    url: str
+    host: str
+    path: str
+
+
+@lru_cache(maxsize=16384)
+def page_address(url: str, strip_params: tuple[str, ...]) -> PageAddress | None:
+    """Host lowercased, fragment kept (hash routers), path without trailing noise; None when it is no URL.
+    Cached: a site's pages repeat far more often than they change."""
     try:
         parts = urlsplit(url)
     except ValueError:
-        return Drop("invalid_url")
-    host = (parts.hostname or "").lower()
+        return None
     query = parts.query
-    if query and d.ctx.site.strip_params:
-        stripped = d.ctx.site.strip_params
-        kept = [pair for pair in parse_qsl(query, keep_blank_values=True) if pair[0] not in stripped]
+    if query and strip_params:
+        kept = [pair for pair in parse_qsl(query, keep_blank_values=True) if pair[0] not in strip_params]
         query = urlencode(kept)
-    d.out.url = urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, query, parts.fragment))
-    d.out.host = host
-    d.out.path = (parts.path or "/") + (f"#{parts.fragment}" if parts.fragment.startswith("/") else "")
+    return PageAddress(
+        urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, query, parts.fragment)),
+        (parts.hostname or "").lower(),
+        (parts.path or "/") + (f"#{parts.fragment}" if parts.fragment.startswith("/") else ""),
+    )
+
+
+def put_url(d: Draft) -> Draft | Drop:
+    url = d.incoming.url
+    if not url:
+        return d if d.incoming.type != "pageview" else Drop("pageview_without_url")
+    address = page_address(url, tuple(d.ctx.site.strip_params))
+    if address is None:
+        return Drop("invalid_url")
+    d.out.url, d.out.host, d.out.path = address
     d.out.title = d.incoming.title
     return d
 

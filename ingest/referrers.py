@@ -72,24 +72,58 @@ def lookup_referrer(host: str, path: str = "") -> Referrer | None:
     return None
 
 
+class PageTags(NamedTuple):
+    """What a page's own URL says about how the visitor came: UTM tags (None when absent) and ad click ids."""
+
+    host: str
+    source: str | None
+    medium: str | None
+    campaign: str | None
+    click_id: str  # the first of CLICK_IDS in the query, or ""
+
+
+@lru_cache(maxsize=16384)
+def page_tags(url: str) -> PageTags:
+    parts = urlsplit(url)
+    query = parse_qs(parts.query) if parts.query else {}
+
+    def first(name: str) -> str | None:
+        values = query.get(f"utm_{name}")
+        return values[0] if values else None
+
+    click_id = next((name for name in CLICK_IDS if name in query), "")
+    return PageTags((parts.hostname or "").lower(), first("source"), first("medium"), first("campaign"), click_id)
+
+
+@lru_cache(maxsize=16384)
+def referring_page(referrer: str) -> tuple[str, str]:
+    """The referrer's lowercased host and its path; nothing when it is no URL (clients send anything)."""
+    try:
+        parts = urlsplit(referrer)
+    except ValueError:
+        return "", ""
+    return (parts.hostname or "").lower(), parts.path
+
+
 def attribute(url: str, referrer: str, campaign_context: dict[str, str] | None = None) -> Attribution:
-    query = parse_qs(urlsplit(url).query) if "?" in url else {}
+    page = page_tags(url)
     context = campaign_context or {}
 
-    def tag(name: str) -> str:
-        values = query.get(f"utm_{name}")
-        return (values[0] if values else context.get(name, "")).strip()[:200]
+    def tag(found: str | None, name: str) -> str:
+        return (found if found is not None else context.get(name, "")).strip()[:200]
 
-    source, medium, campaign = tag("source"), tag("medium").lower(), tag("campaign") or context.get("name", "")
-    for click_id, network in CLICK_IDS.items():
-        if click_id in query:
-            return Attribution(
-                source or network, medium or "cpc", campaign, "Paid Search" if click_id != "fbclid" else "Paid Social"
-            )
-    ref_host = (urlsplit(referrer).hostname or "").lower() if referrer else ""
-    own_host = (urlsplit(url).hostname or "").lower()
-    if not source and ref_host and ref_host != own_host:
-        known = lookup_referrer(ref_host, urlsplit(referrer).path)
+    source, medium = tag(page.source, "source"), tag(page.medium, "medium").lower()
+    campaign = tag(page.campaign, "campaign") or context.get("name", "")
+    if page.click_id:
+        return Attribution(
+            source or CLICK_IDS[page.click_id],
+            medium or "cpc",
+            campaign,
+            "Paid Search" if page.click_id != "fbclid" else "Paid Social",
+        )
+    ref_host, ref_path = referring_page(referrer) if referrer else ("", "")
+    if not source and ref_host and ref_host != page.host:
+        known = lookup_referrer(ref_host, ref_path)
         if known:
             source, medium = known.source, medium or known.medium
         else:

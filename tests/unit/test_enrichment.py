@@ -127,6 +127,7 @@ def test_commerce_fields_are_extracted() -> None:
         ("https://s.test/?utm_source=bing&utm_medium=cpc", "", ("bing", "cpc", "Paid Search")),
         ("https://s.test/?utm_source=facebook.com&utm_medium=paid", "", ("facebook.com", "paid", "Paid Social")),
         ("https://s.test/", "https://s.test/other", ("", "", "Internal")),
+        ("https://s.test/", "http://[not-an-address/x", ("", "", "Direct")),  # a referrer that is no URL
     ],
 )
 def test_referrer_and_utm_attribution(url: str, referrer: str, expected: tuple[str, str, str]) -> None:

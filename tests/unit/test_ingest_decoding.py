@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import gzip
 
+import msgspec
 import pytest
 
 from ingest.body import decode_json, inflate
@@ -25,10 +26,38 @@ def test_native_batch_keeps_valid_events_and_rejects_invalid_ones_with_reasons()
             "not an object",
         ],
     }
-    key, good, bad = decode_native(payload, max_events=10)
+    key, good, bad = decode_native(msgspec.json.encode(payload), max_events=10)
     assert key == "wk"
     assert [e.id for e in good] == ["a"] and good[0].visitor_id == "v1" and good[0].sent_at == 1000
     assert len(bad) == 3 and all(b.reason.startswith("invalid_event") for b in bad)
+    assert [msgspec.json.encode(b.raw) for b in bad[1:]] == [b'{"type":"pageview"}', b'"not an object"']
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"write_key":"wk","events":[{"id":"a","type":"pageview"},{"id":"b","type":5,"name":"\xff"}]}',
+        b'{"write_key":"wk","events":[{"id":"a","type":"pageview","ts":NaN}]}',
+        b"",
+    ],
+    ids=["bad-utf8-in-a-bad-event", "nan", "empty"],
+)
+def test_native_batch_with_bad_utf8_nan_or_no_body_is_a_400_even_inside_one_event(body: bytes) -> None:
+    with pytest.raises(RequestRejected) as err:
+        decode_native(body, max_events=10)
+    assert err.value.status == 400
+
+
+def test_native_batch_with_too_deeply_nested_props_is_a_400() -> None:
+    deep: object = "x"
+    for _ in range(40):
+        deep = {"k": deep}
+    body = msgspec.json.encode({"write_key": "wk", "events": [{"id": "a", "type": "custom", "props": deep}]})
+    with pytest.raises(RequestRejected) as err:
+        decode_native(body, max_events=10)
+    assert (err.value.status, err.value.reason) == (400, "too_deeply_nested")
+    shallow = {"write_key": "wk", "events": [{"id": "a", "type": "custom", "props": {"items": [{"id": 1}]}}] * 9}
+    assert len(decode_native(msgspec.json.encode(shallow), max_events=10)[1]) == 9
 
 
 @pytest.mark.parametrize(
@@ -42,13 +71,13 @@ def test_native_batch_keeps_valid_events_and_rejects_invalid_ones_with_reasons()
 )
 def test_native_batch_with_a_broken_envelope_is_a_400(payload: object, reason: str) -> None:
     with pytest.raises(RequestRejected) as err:
-        decode_native(payload, max_events=10)
+        decode_native(msgspec.json.encode(payload), max_events=10)
     assert (err.value.status, err.value.reason) == (400, reason)
 
 
 def test_too_many_events_is_a_413() -> None:
     with pytest.raises(RequestRejected) as err:
-        decode_native({"write_key": "k", "events": [{}] * 11}, max_events=10)
+        decode_native(msgspec.json.encode({"write_key": "k", "events": [{}] * 11}), max_events=10)
     assert err.value.status == 413
 
 

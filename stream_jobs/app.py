@@ -1,19 +1,24 @@
-"""The Faust app: topics, the visitor table, and the agents wired to the pure logic modules.
+"""The Faust app: topics, the visitor table, the batch handler of the events and the agents, wired to
+the pure logic modules.
 
 One table row per visitor (key = the events' key, site:visitor) holds their sessions and intent
-state, written once per batch.
+state, written once per batch with its changelog record. The events skip Faust's per-message
+delivery (stream_jobs.batch_consumer): the consumer hands them over a batch at a time (up to
+worker_batch_size events, waiting at most worker_batch_within_s to fill one), one batch in flight,
+and acks the batch's offsets once its outputs, table writes and live counters are out; Faust
+flushes the producer before it commits those offsets. Group membership, rebalances, the table's
+changelog and RocksDB store, recovery, commits, the erasure agent and the sweep timer are Faust's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 
 import faust
 import redis.asyncio as aioredis
 from aiokafka.structs import RecordMetadata
-from faust.types import EventT
 
 from clickpulse import live_keys
 from clickpulse.records import (
@@ -30,8 +35,10 @@ from clickpulse.records import (
     event_encoder,
 )
 from clickpulse.settings import Settings, get_settings
-from stream_jobs import intent, rocksdb_store  # noqa: F401 - registers the table store
+from stream_jobs import intent
+from stream_jobs.batch_consumer import Batch, BatchingApp
 from stream_jobs.live_state import LiveState
+from stream_jobs.rocksdb_store import read_row, write_row  # importing it registers the table store
 from stream_jobs.sessionizer import (
     VisitorState,
     Windowing,
@@ -52,10 +59,10 @@ def visitor(state: VisitorState, session_index: int) -> intent.Visitor:
     return intent.Visitor(state.site_id, state.visitor_id, state.customer_id, session_index)
 
 
-def create_app(settings: Settings) -> faust.App:
+def create_app(settings: Settings) -> BatchingApp:
     datadir = settings.data_dir / "worker" / settings.worker_instance
     datadir.parent.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
+    app = BatchingApp(
         settings.worker_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store=settings.worker_store,
@@ -72,6 +79,7 @@ def create_app(settings: Settings) -> faust.App:
         producer_max_request_size=2 * 1024 * 1024,
         producer_linger=0.005,
         broker_commit_every=settings.worker_batch_size,
+        broker_max_poll_records=settings.worker_batch_size,
         # A worker that dies is noticed in seconds, not the minute Faust waits by default.
         broker_session_timeout=10.0,
         broker_heartbeat_interval=2.0,
@@ -122,48 +130,58 @@ def create_app(settings: Settings) -> faust.App:
         if not sent.cancelled() and sent.exception() is None:
             visitors.data.set_persisted_offset(sent.result().topic_partition, sent.result().offset)
 
-    async def store(key: bytes, state: VisitorState) -> None:
-        """A table write whose changelog record goes the way emit's records go (see emit)."""
+    async def store(key: bytes, state: VisitorState, partition: int | None = None) -> None:
+        """A table write whose changelog record goes the way emit's records go (see emit). The batch
+        path knows the key's partition (its events' one, which use_partitioner makes the changelog's)."""
         value = state_encoder.encode(state)
-        visitors.data[key] = value
-        sent = await app.producer.send(changelog, key, value, None, None, None)
+        if partition is None:
+            visitors.data[key] = value
+        else:
+            write_row(visitors.data, partition, key, value)
+        sent = await app.producer.send(changelog, key, value, partition, None, None)
         sent.add_done_callback(persist_offset)
 
-    def load(key: bytes, first: EnrichedEvent) -> VisitorState:
-        raw = visitors.get(key)
+    def load(partition: int, key: bytes, first: EnrichedEvent) -> VisitorState:
+        raw = read_row(visitors.data, partition, key)
         return state_decoder.decode(raw) if raw else VisitorState(site_id=first.site_id, visitor_id=first.visitor_id)
 
-    @app.agent(events_topic, concurrency=1)
-    async def process(stream: faust.StreamT) -> None:
-        batch: list[EventT]
-        async for batch in stream.take_events(settings.worker_batch_size, within=settings.worker_batch_within_s):
-            await site_settings.refresh_if_stale()
-            wall = int(time.time() * 1000)
-            per_visitor: dict[bytes, list[tuple[int, EnrichedEvent]]] = defaultdict(list)
-            decoded: list[EnrichedEvent] = []
-            for event in batch:
-                record = event_decoder.decode(event.message.value)
+    @app.batches(events_topic, size=settings.worker_batch_size, within_s=settings.worker_batch_within_s)
+    async def process(batch: Batch) -> None:
+        await site_settings.refresh_if_stale()
+        wall = int(time.time() * 1000)
+        per_visitor: dict[bytes, list[tuple[int, EnrichedEvent]]] = {}
+        partition_of: dict[bytes, int] = {}
+        decoded: list[EnrichedEvent] = []
+        decode = event_decoder.decode
+        for tp, messages in batch.items():
+            for message in messages:
+                record = decode(message.value)
                 decoded.append(record)
-                per_visitor[event.message.key].append((event.message.offset, record))
-            late: Counter[str] = Counter()
-            sessions: list[Session] = []
-            signals: list[IntentSignal] = []
-            links: list[IdentityLink] = []
-            for key, items in per_visitor.items():
-                state = load(key, items[0][1])
-                result = apply(state, items, site_settings.windowing(state.site_id, w), wall)
-                tuning = site_settings.intent(state.site_id)
-                for event, session_index in result.applied:
-                    if not event.is_bot:
-                        signals += intent.observe(state.intent, event, visitor(state, session_index), tuning)
-                    if event.type == "identify" and result.new_customer:
-                        links.append(IdentityLink(state.site_id, state.visitor_id, state.customer_id, event.ts))
-                await store(key, state)
-                sessions += result.emitted
-                if result.late:
-                    late[state.site_id] += result.late
-            await emit(sessions, signals, links)
-            await live.record(decoded, late, wall)
+                items = per_visitor.get(message.key)
+                if items is None:
+                    items = per_visitor[message.key] = []
+                    partition_of[message.key] = tp.partition
+                items.append((message.offset, record))
+        late: Counter[str] = Counter()
+        sessions: list[Session] = []
+        signals: list[IntentSignal] = []
+        links: list[IdentityLink] = []
+        for key, items in per_visitor.items():
+            partition = partition_of[key]
+            state = load(partition, key, items[0][1])
+            result = apply(state, items, site_settings.windowing(state.site_id, w), wall)
+            tuning = site_settings.intent(state.site_id)
+            for event, session_index in result.applied:
+                if not event.is_bot:
+                    signals += intent.observe(state.intent, event, visitor(state, session_index), tuning)
+                if event.type == "identify" and result.new_customer:
+                    links.append(IdentityLink(state.site_id, state.visitor_id, state.customer_id, event.ts))
+            await store(key, state, partition)
+            sessions += result.emitted
+            if result.late:
+                late[state.site_id] += result.late
+        await emit(sessions, signals, links)
+        await live.record(decoded, late, wall)
 
     @app.agent(erasures_topic, concurrency=1)
     async def erase(stream: faust.StreamT) -> None:

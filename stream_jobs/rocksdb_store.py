@@ -1,17 +1,21 @@
-"""Faust's RocksDB store (through rocksdict), usable outside stream iteration.
+"""Faust's RocksDB store (through rocksdict), usable outside stream iteration, and table rows read
+and written by partition.
 
 Faust's store picks the partition's database from the event being processed, so a write from a
-timer (closing idle sessions) or from a batch taken with take_events fails. Our table uses the
-default partitioner for its changelog (use_partitioner=True), so the partition of a key is known
-from the key itself: murmur2, as Kafka's and aiokafka's default partitioner compute it.
+timer (closing idle sessions) or from a batch fails. Our table uses the default partitioner for its
+changelog (use_partitioner=True), so the partition of a key is known from the key itself: murmur2,
+as Kafka's and aiokafka's default partitioner compute it. The batch path knows each key's partition
+(the one its events arrived on) and goes straight to that partition's database.
 """
 
 from __future__ import annotations
 
 from aiokafka.partitioner import murmur2
 from faust.stores import STORES
+from faust.stores.memory import Store as MemoryStore
 from faust.stores.rocksdb import Store
 from faust.streams import current_event
+from faust.types import StoreT
 
 STORE_URL = "clickpulse-rocksdb://"
 
@@ -24,9 +28,30 @@ class KeyPartitionedRocksDBStore(Store):
         return (murmur2(key) & 0x7FFFFFFF) % self.table.partitions
 
     def _set(self, key: bytes, value: bytes | None) -> None:
-        partition = self._partition_of(key)
+        self.set_in(self._partition_of(key), key, value)
+
+    def get_in(self, partition: int, key: bytes) -> bytes | None:
+        return self._db_for_partition(partition).get(key)
+
+    def set_in(self, partition: int, key: bytes, value: bytes | None) -> None:
         self._key_index[key] = partition
         self._db_for_partition(partition).put(key, value)
+
+
+def read_row(store: StoreT, partition: int, key: bytes) -> bytes | None:
+    """A raw table row, by the partition its key lives in (no serializer layers: keys and values are bytes)."""
+    if isinstance(store, KeyPartitionedRocksDBStore):
+        return store.get_in(partition, key)
+    assert isinstance(store, MemoryStore)
+    return store.data.get(key)
+
+
+def write_row(store: StoreT, partition: int, key: bytes, value: bytes) -> None:
+    if isinstance(store, KeyPartitionedRocksDBStore):
+        store.set_in(partition, key, value)
+    else:
+        assert isinstance(store, MemoryStore)
+        store.data[key] = value
 
 
 STORES.aliases["clickpulse-rocksdb"] = f"{__name__}:KeyPartitionedRocksDBStore"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
+from functools import lru_cache
 
 
 def client_ip(peer: str, headers: Mapping[str, str], trusted_proxies: frozenset[str]) -> str:
@@ -20,6 +21,7 @@ def client_ip(peer: str, headers: Mapping[str, str], trusted_proxies: frozenset[
     return peer
 
 
+@lru_cache(maxsize=65536)
 def anonymise_ip(ip: str) -> str:
     """IPv4 to its /24, IPv6 to its /48: enough for geo, not enough to single out a person."""
     try:

@@ -20,7 +20,7 @@ from ingest.metrics import Metrics
 from ingest.rate_limits import RateLimiter
 from ingest.referrers import known_referrers
 from ingest.rejection import EventRejected, RequestRejected
-from ingest.request_context import build_context
+from ingest.request_context import RequestContext, build_context, with_relayed_ip
 from ingest.sink import EventSink, Outcome
 from ingest.site_cache import SiteCache
 from ingest.spool import Record
@@ -97,8 +97,14 @@ class Collector:
         records: list[Record] = []
         reasons = [b.reason for b in bad]
         dlq = [self.dead_letter(b.reason, b.raw, site.site_id, endpoint, received) for b in bad]
+        relayed: dict[str, RequestContext] = {}
         for incoming in events:
-            result = self.pipeline.run(incoming, ctx)
+            event_ctx = ctx
+            if ctx.server_side and incoming.ip:
+                if incoming.ip not in relayed:
+                    relayed[incoming.ip] = with_relayed_ip(ctx, incoming.ip, self.geo.locate(incoming.ip, {}))
+                event_ctx = relayed[incoming.ip]
+            result = self.pipeline.run(incoming, event_ctx)
             if isinstance(result, Drop):
                 if not result.rejected:
                     continue

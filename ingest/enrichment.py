@@ -113,6 +113,11 @@ def put_geo(d: Draft) -> Draft | Drop:
     return d
 
 
+def put_network(d: Draft) -> Draft | Drop:
+    d.out.ip = d.ctx.network
+    return d
+
+
 class PageAddress(NamedTuple):
     url: str
     host: str
@@ -229,6 +234,7 @@ STEPS: tuple[Step, ...] = (
     apply_site_rules,
     put_user_agent,
     put_geo,
+    put_network,
     put_url,
     put_referrer,
     put_commerce,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from clickpulse.sites import Site
 from ingest.bot_signals import request_bot_reason
+from ingest.client_ip import anonymise_ip
 from ingest.geo import Location
 from ingest.user_agents import Agent, is_sdk_agent, parse_agent
 
@@ -16,6 +17,7 @@ class RequestContext:
     site: Site
     received_at: int  # ms
     ip: str  # the real client IP: used for geo and the cookieless hash, never stored
+    network: str  # the IP anonymised (IPv4 /24, IPv6 /48): the only form of it that leaves ingest
     user_agent: str
     agent: Agent
     bot_reason: str = ""  # from the agent pattern list, else from the request's own signals
@@ -44,6 +46,7 @@ def build_context(
         site=site,
         received_at=received_at,
         ip=ip,
+        network=anonymise_ip(ip),
         user_agent=user_agent,
         agent=agent,
         bot_reason=bot_reason,
@@ -52,4 +55,12 @@ def build_context(
         city=location.city,
         cookieless_salt=salt,
         server_side=server_side,
+    )
+
+
+def with_relayed_ip(ctx: RequestContext, ip: str, location: Location) -> RequestContext:
+    """A server-side SDK sends from its own address and relays its visitor's in the event (Segment's
+    context.ip): that one locates the visitor and keys the cookieless hash."""
+    return replace(
+        ctx, ip=ip, network=anonymise_ip(ip), country=location.country, region=location.region, city=location.city
     )

@@ -61,6 +61,8 @@ def assert_visit_arrived(stack: RunningStack, site: dict[str, str], prefix: str)
     # The visitor's agent from context.userAgent, not the SDK's own; a server SDK is not a bot.
     assert all(e.browser == "Safari" and e.os == "Mac OS X" for e in events), [(e.browser, e.os) for e in events]
     assert not any(e.is_bot for e in events)
+    # The visitor's network from context.ip, anonymised; not the SDK's own address.
+    assert {e.ip for e in events} == {"198.51.100.0"}
     assert {e.visitor_id for e in events} == {f"{prefix}-buyer", f"{prefix}-browser"}
     purchase = next(e for e in events if e.type == "purchase")
     assert (purchase.revenue, purchase.order_id) == (42.5, f"{prefix}-o1")

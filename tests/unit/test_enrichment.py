@@ -12,7 +12,7 @@ from ingest.enrichment import MAX_PAST_MS, Drop, Pipeline
 from ingest.geo import Location
 from ingest.incoming import IncomingEvent
 from ingest.referrers import attribute
-from ingest.request_context import build_context
+from ingest.request_context import build_context, with_relayed_ip
 
 SITE = Site(site_id="s1", name="t", write_key="wk", read_key_sha256="x", created_at=0)
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
@@ -184,7 +184,20 @@ def test_configured_query_parameters_are_stripped_from_stored_urls_but_still_att
     assert out.source == "news"
 
 
-def test_no_part_of_the_client_ip_leaves_ingest_in_the_enriched_record() -> None:
+def test_only_the_anonymised_network_of_the_client_ip_leaves_ingest_in_the_enriched_record() -> None:
     visitor = enrich(incoming(visitor_id=None))
     record = event_encoder.encode(visitor)
-    assert b"203.0.113" not in record and b"203-0-113" not in record
+    assert visitor.ip == "203.0.113.0"
+    assert record.count(b"203.0.113") == 1 and b"203.0.113.77" not in record and b"203-0-113" not in record
+
+
+SDK_AGENT = "analytics-node-next/latest"
+
+
+def test_a_server_side_sdk_event_is_located_and_hashed_by_the_visitor_ip_it_relays() -> None:
+    server = build_context(SITE, 1_000_000_000, "192.0.2.1", SDK_AGENT, Location("US"), "salt", {})
+    relayed = with_relayed_ip(server, "81.2.69.142", Location("GB", "GB-ENG", "London"))
+    out = Pipeline().run(incoming(visitor_id=None, ip="81.2.69.142"), relayed)
+    assert (out.country, out.region, out.city, out.ip) == ("GB", "GB-ENG", "London", "81.2.69.0")
+    from_server = Pipeline().run(incoming(visitor_id=None), server)
+    assert out.visitor_id != from_server.visitor_id  # the cookieless hash is the visitor's, not the server's

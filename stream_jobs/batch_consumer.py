@@ -23,6 +23,7 @@ from time import monotonic
 from typing import Any
 
 import faust
+from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP
@@ -30,6 +31,11 @@ from faust.types.transports import TransportT
 from faust.types.tuples import ack_lock
 from mode import ServiceT
 from mode.utils.futures import notify
+
+# Faust long-polls fetches for 1.5 s, and aiokafka keeps one fetch in flight per broker: while it waits on
+# partitions with nothing new (the erasures topic, a drained partition), a partition whose buffer runs dry
+# cannot be fetched again, and the worker idles up to 1.5 s with events waiting in Kafka.
+FETCH_MAX_WAIT_MS = 50
 
 Batch = Mapping[TP, list[ConsumerRecord]]
 BatchHandler = Callable[[Batch], Awaitable[None]]
@@ -64,11 +70,21 @@ class BatchingApp(faust.App):
         return BatchingTransport(self.conf.broker_consumer, self)
 
 
+class ShortPollConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: aiokafka_driver.Transport) -> AIOKafkaConsumer:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the consumer starts its fetcher
+        return consumer
+
+
 class BatchingConsumer(aiokafka_driver.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._batch: asyncio.Future[None] | None = None
         self._committing: asyncio.Future[bool] | None = None
+
+    def _new_consumer_thread(self) -> aiokafka_driver.AIOKafkaConsumerThread:
+        return ShortPollConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def wait_empty(self) -> None:
         """What Faust waits for before it commits on a rebalance or a stop: the batch in flight too."""

@@ -100,15 +100,11 @@ async def ceiling(settings: Settings, total: int) -> float:
     return total / (time.perf_counter() - started)
 
 
-async def committed(settings: Settings, group: str) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
+async def committed(admin: AIOKafkaAdminClient, settings: Settings, group: str) -> int:
     try:
         offsets = await admin.list_consumer_group_offsets(group)
     except KafkaError:  # the group has no coordinator until the worker joins
         return 0
-    finally:
-        await admin.close()
     topic = settings.topic(EVENTS_TOPIC)
     return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
 
@@ -119,25 +115,36 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def worker_throughput(settings: Settings, env: dict[str, str], total: int, log: Path) -> tuple[float, float]:
-    """Start one worker pinned to one core; rate between its first and its last commit, per second of wall
-    time and per second of the worker's own CPU time (the figure a busy shared machine distorts least)."""
-    cmd = ["taskset", "-c", WORKER_CORE, sys.executable, "-m", "clickpulse.cli", "worker"]
-    with log.open("ab") as out:
-        worker = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+async def watch_commits(settings: Settings, pid: int, total: int) -> tuple[float, float]:
+    """Rate between the worker's first and last commit, per second of wall time and per second of its CPU
+    time; one admin client polling every 50 ms, so a run of a few seconds is timed to a few percent."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
     try:
         first: tuple[float, float, int] | None = None
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
-            done = asyncio.run(committed(settings, settings.worker_id))
-            now, cpu = time.perf_counter(), cpu_seconds(worker.pid)
+            done = await committed(admin, settings, settings.worker_id)
+            now, cpu = time.perf_counter(), cpu_seconds(pid)
             if done and first is None:
                 first = (now, cpu, done)
             if done >= total and first is not None:
                 n = done - first[2]
                 return n / max(now - first[0], 1e-6), n / max(cpu - first[1], 1e-6)
-            time.sleep(0.2)
+            await asyncio.sleep(0.05)
         raise TimeoutError("worker did not catch up")
+    finally:
+        await admin.close()
+
+
+def worker_throughput(settings: Settings, env: dict[str, str], total: int, log: Path) -> tuple[float, float]:
+    """Start one worker pinned to one core and time it from its first to its last commit (watch_commits);
+    the per-CPU-second figure is the one a busy shared machine distorts least."""
+    cmd = ["taskset", "-c", WORKER_CORE, sys.executable, "-m", "clickpulse.cli", "worker"]
+    with log.open("ab") as out:
+        worker = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        return asyncio.run(watch_commits(settings, worker.pid, total))
     finally:
         worker.terminate()
         worker.wait(30)

@@ -1,11 +1,11 @@
-"""Faust's RocksDB store (through rocksdict), usable outside stream iteration, and table rows read
-and written by partition.
+"""Faust's RocksDB store (through rocksdict) usable outside stream iteration, and table rows read and
+written by partition.
 
-Faust's store picks the partition's database from the event being processed, so a write from a
-timer (closing idle sessions) or from a batch fails. Our table uses the default partitioner for its
+Faust's store picks the partition's database from the event being processed, and our writes come
+from a batch or a timer, with no current event. Our table uses the default partitioner for its
 changelog (use_partitioner=True), so the partition of a key is known from the key itself: murmur2,
-as Kafka's and aiokafka's default partitioner compute it. The batch path knows each key's partition
-(the one its events arrived on) and goes straight to that partition's database.
+as Kafka's and aiokafka's default partitioner compute it (the timer's way). The batch path knows
+each key's partition, the one its events arrived on, and goes straight to that partition's database.
 """
 
 from __future__ import annotations
@@ -14,21 +14,14 @@ from aiokafka.partitioner import murmur2
 from faust.stores import STORES
 from faust.stores.memory import Store as MemoryStore
 from faust.stores.rocksdb import Store
-from faust.streams import current_event
 from faust.types import StoreT
 
 STORE_URL = "clickpulse-rocksdb://"
 
 
 class KeyPartitionedRocksDBStore(Store):
-    def _partition_of(self, key: bytes) -> int:
-        event = current_event()
-        if event is not None:
-            return event.message.partition
-        return (murmur2(key) & 0x7FFFFFFF) % self.table.partitions
-
     def _set(self, key: bytes, value: bytes | None) -> None:
-        self.set_in(self._partition_of(key), key, value)
+        self.set_in((murmur2(key) & 0x7FFFFFFF) % self.table.partitions, key, value)
 
     def get_in(self, partition: int, key: bytes) -> bytes | None:
         return self._db_for_partition(partition).get(key)

@@ -1,0 +1,56 @@
+"""A Faust worker on the worker's batch path that copies each record of a source topic to a sink topic as
+`partition:offset`, then sleeps, so that a batch stays in flight with its copies already sent.
+
+Run:  python -m tests.integration.batch_copier SOURCE SINK DELAY_S   (Kafka and data dir from CLICKPULSE_*)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import faust
+
+from clickpulse.settings import get_settings
+from stream_jobs.batch_consumer import Batch, BatchingApp
+
+BATCH_SIZE = 100
+
+
+def create_app(source: str, sink: str, delay_s: float) -> BatchingApp:
+    settings = get_settings()
+    (settings.data_dir / "copier").mkdir(parents=True, exist_ok=True)
+    app = BatchingApp(
+        f"copier-{source}",
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store="memory://",
+        datadir=str(settings.data_dir / "copier"),
+        web_enabled=False,
+        key_serializer="raw",
+        value_serializer="raw",
+        consumer_auto_offset_reset="earliest",
+        broker_max_poll_records=BATCH_SIZE,
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
+    )
+    source_topic = app.topic(source, key_type=bytes, value_type=bytes)
+
+    @app.batches(source_topic, size=BATCH_SIZE, within_s=0.05)
+    async def copy(batch: Batch) -> None:
+        for tp, records in batch.items():
+            for record in records:
+                await app.producer.send(sink, record.key, f"{tp.partition}:{record.offset}".encode(), None, None, None)
+        await asyncio.sleep(delay_s)
+
+    return app
+
+
+def main() -> None:
+    source, sink, delay_s = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    worker = faust.Worker(create_app(source, sink, delay_s), loglevel="WARNING", quiet=True)
+    worker.spinner = None
+    worker.execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()

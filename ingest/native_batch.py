@@ -75,10 +75,13 @@ def one_by_one(
     try:
         body.decode()  # the envelope's pass skips over events without checking their text
         envelope = envelope_decoder.decode(body)
-    except UnicodeDecodeError as exc:
-        raise RequestRejected(400, "malformed_json", str(exc)[:200]) from None
     except msgspec.ValidationError as exc:
         raise RequestRejected(400, "invalid_envelope", str(exc)[:200]) from None
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        # The typed pass may stop at a wrong type before it reaches a truncation further on.
+        raise RequestRejected(400, "malformed_json", str(exc)[:200]) from None
+    except RecursionError:
+        raise RequestRejected(400, "too_deeply_nested", f"at most {MAX_DEPTH} levels") from None
     if len(envelope.events) > max_events:
         raise RequestRejected(413, "too_many_events", f"at most {max_events} events per batch")
     good: list[IncomingEvent] = []

@@ -1,10 +1,11 @@
 """Benchmark of ingest's per-request work outside the HTTP server: the request context (agent parsing with its
-cache, bot signals, geo from MaxMind's test database), the enrichment pipeline per event, and the rate limit's
-one EVALSHA round trip to a real Redis.
+cache, bot signals, geo from MaxMind's test database), the enrichment pipeline per event over a shop's varied
+pages and referrers, and the rate limit's checks against a real Redis (leased: one EVALSHA per client per second
+of its rate, local checks in between).
 
 Run:  .venv/bin/python bench/enrichment_bench.py [seconds per figure, default 3]
 (prints figures, writes bench/results/enrichment.json). It starts its own redis-server on port
-CLICKPULSE_BENCH_REDIS_PORT (default 19450) and stops it afterwards.
+CLICKPULSE_BENCH_REDIS_PORT (default 20530) and stops it afterwards.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from ingest.incoming import IncomingEvent
 from ingest.rate_limits import RateLimiter
 from ingest.request_context import RequestContext, build_context
 
-REDIS_PORT = int(os.environ.get("CLICKPULSE_BENCH_REDIS_PORT", "19450"))
+REDIS_PORT = int(os.environ.get("CLICKPULSE_BENCH_REDIS_PORT", "20530"))
 SITE = Site(site_id="s_bench", name="bench", write_key="wk", read_key_sha256="x", created_at=0)
 HEADERS = {"accept-language": "en-GB,en;q=0.9"}
 T = TypeVar("T")
@@ -66,11 +67,18 @@ def cpu_figures(seconds: float) -> dict[str, float]:
     agents, shares = agents_and_shares()
     requests = [(rng.choice(ips), agent) for agent in rng.choices(agents, weights=shares, k=2000)]
     geo = GeoLocator(Settings(geo_database_path=REPO_ROOT / ".local" / "geo" / "GeoIP2-City-Test.mmdb"))
-    event = msgspec.convert(
-        {"id": "e1", "type": "pageview", "url": "https://shop.test/p?utm_source=news", "visitor_id": "v1",
-         "referrer": "https://www.google.co.uk/"},
-        IncomingEvent,
-    )  # fmt: skip
+    # A shop's pages, some with campaign tags or a unique ad click id, and a mix of referrers: the URL caches
+    # hit as often as real traffic lets them, not on every event.
+    referrers = ["", "", "https://www.google.co.uk/", "https://l.facebook.com/l.php", "https://news.example.org/a"]
+    events = [
+        msgspec.convert(
+            {"id": f"e{n}", "type": "pageview", "visitor_id": "v1", "referrer": rng.choice(referrers),
+             "url": f"https://shop.test/p/{rng.randrange(500)}" + rng.choice(["", "", "?utm_source=news",
+                                                                               f"?gclid=g{n}"])},
+            IncomingEvent,
+        )
+        for n in range(20_000)
+    ]  # fmt: skip
     pipeline = Pipeline()
 
     def context(request: tuple[str, str]) -> RequestContext:
@@ -78,13 +86,15 @@ def cpu_figures(seconds: float) -> dict[str, float]:
         return build_context(SITE, 1_000, ip, agent, geo.locate(ip, HEADERS), "salt", HEADERS)
 
     contexts = [context(r) for r in requests[:200]]
+    work = [(contexts[n % len(contexts)], event) for n, event in enumerate(events)]
     return {
         "request_contexts_per_s": round(per_second(requests, context, seconds)),
-        "events_enriched_per_s": round(per_second(contexts, lambda ctx: pipeline.run(event, ctx), seconds)),
+        "events_enriched_per_s": round(per_second(work, lambda item: pipeline.run(item[1], item[0]), seconds)),
     }
 
 
 async def rate_limit_figures(seconds: float) -> dict[str, float]:
+    """Checks from 250 clients at the default limits: each client's lease is one EVALSHA, then local checks."""
     limiter = RateLimiter(aioredis.Redis.from_url(f"redis://127.0.0.1:{REDIS_PORT}/0"), Settings())
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
@@ -99,6 +109,7 @@ async def rate_limit_figures(seconds: float) -> dict[str, float]:
         "rate_limit_checks_per_s_sequential": round(len(latencies) / sum(latencies)),
         "rate_limit_p50_us": round(latencies[len(latencies) // 2] * 1e6, 1),
         "rate_limit_p99_us": round(latencies[int(len(latencies) * 0.99)] * 1e6, 1),
+        "rate_limit_redis_round_trips_per_check": round(limiter.round_trips / len(latencies), 4),
     }
 
 

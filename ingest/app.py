@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -42,6 +43,16 @@ def _rejection(exc: RequestRejected, headers: dict[str, str] | None = None) -> R
     if exc.retry_after is not None:
         extra["Retry-After"] = str(exc.retry_after)
     return _json(exc.status, {"error": exc.reason, "detail": exc.detail}, extra)
+
+
+def tune_garbage_collector() -> None:
+    """Requests waiting for Kafka keep their objects alive across many other requests' allocations, so with the
+    default thresholds they get promoted and full collections walk the whole heap (referrer, agent and geo tables)
+    every few hundred requests: measured at over a third of a single-event request's CPU. So what start-up loaded
+    is frozen out of collections, and the young generation is collected less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -166,6 +177,7 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await cache.start()
         await sink.start()
+        tune_garbage_collector()
         try:
             yield
         finally:

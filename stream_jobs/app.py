@@ -201,7 +201,10 @@ def create_app(settings: Settings) -> BatchingApp:
         # A crash may have lost the last batch's outputs while its table writes survived;
         # re-emitting the same versions is idempotent downstream.
         reemit = app.consumer_generation_id != reemitted_generation[0]
-        for key, raw in list(visitors.items()):
+        for key in list(visitors.keys()):
+            # Read, change and write each row with no await in between (store writes before it sends), so a
+            # batch that updates the visitor while this sweep awaits other rows' sends is never overwritten.
+            raw = visitors.get(key)
             if raw is None:
                 continue
             state = state_decoder.decode(raw)
@@ -215,8 +218,8 @@ def create_app(settings: Settings) -> BatchingApp:
             if reemit:
                 closed = current_records(state)
             if closed or signals:
-                await emit(closed, signals, [])
                 await store(key, state)
+                await emit(closed, signals, [])
         reemitted_generation[0] = app.consumer_generation_id
 
     return app

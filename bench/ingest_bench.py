@@ -90,7 +90,7 @@ def serve() -> None:
 
     settings = Settings()
     app = create_app(settings)
-    app.router.routes.insert(0, Route("/noop", noop, methods=["POST"]))
+    app.routes.insert(0, Route("/noop", noop, methods=["POST"]))
     uvicorn.run(app, host=settings.ingest_host, port=settings.ingest_port, log_level="warning", access_log=False)
 
 

@@ -11,10 +11,9 @@ from collections.abc import AsyncIterator
 
 import msgspec
 import redis.asyncio as aioredis
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, Router
 
 from clickpulse.settings import Settings
 from clickpulse.sites import Site
@@ -55,7 +54,7 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(20_000, 50, 100)
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings) -> Router:
     metrics = Metrics()
     redis = aioredis.Redis.from_url(settings.redis_url)
     cache = SiteCache(redis)
@@ -174,7 +173,7 @@ def create_app(settings: Settings) -> Starlette:
         return PlainTextResponse(metrics.render(gauges, collector.pipeline.dropped))
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Router) -> AsyncIterator[None]:
         await cache.start()
         await sink.start()
         tune_garbage_collector()
@@ -200,4 +199,6 @@ def create_app(settings: Settings) -> Starlette:
     for kind in ("track", "page", "screen", "identify", "alias", "group"):
         routes.append(Route(f"/v1/{kind}", segment(kind), methods=["POST"]))
     routes.append(Route("/v1/{path:path}", preflight, methods=["OPTIONS"]))
-    return Starlette(routes=routes, lifespan=lifespan)
+    # The bare router: Starlette's application adds two middleware layers per request for exception handlers this
+    # service does not register; uvicorn already answers an unhandled exception with a logged 500.
+    return Router(routes=routes, lifespan=lifespan)

@@ -49,7 +49,9 @@ class KafkaProducer:
                 "client.id": "clickpulse-ingest",
                 "enable.idempotence": True,
                 "acks": "all",
-                "linger.ms": 2,
+                # Fewer, fuller ProduceRequests: at 2 ms librdkafka's broker thread cost 31 us per single-event
+                # request and 81 per batch of 20 on one core, at 10 ms 16 and 37; a response waits at most 10 ms more.
+                "linger.ms": 10,
                 # Java's and aiokafka's partitioner, so a visitor's key lands where other producers put it.
                 "partitioner": "murmur2_random",
                 # An outage longer than this turns in-doubt batches into plain spooled ones.

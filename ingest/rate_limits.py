@@ -198,6 +198,10 @@ class RateLimiter:
         if local is None:
             if len(self._local) >= MAX_LOCAL_BUCKETS:
                 self._local = {k: v for k, v in self._local.items() if v.forget_at > now}
+                if len(self._local) >= MAX_LOCAL_BUCKETS // 2:
+                    # A flood of fresh clients: start over rather than sweep again for every new one. What is lost
+                    # is unspent leases (Redis already counted them) and remembered refusals (Redis answers again).
+                    self._local = {}
             local = self._local[key] = LocalBucket()
         elif local.expires_at <= now:
             local.tokens = 0.0

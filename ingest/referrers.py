@@ -73,13 +73,18 @@ def lookup_referrer(host: str, path: str = "") -> Referrer | None:
 
 
 class PageTags(NamedTuple):
-    """What a page's own URL says about how the visitor came: UTM tags (None when absent) and ad click ids."""
+    """What a page's own URL says about how the visitor came: UTM tags, trimmed (None when absent, so a
+    Segment campaign context can fill them), and ad click ids."""
 
     host: str
     source: str | None
-    medium: str | None
+    medium: str | None  # lowercased
     campaign: str | None
     click_id: str  # the first of CLICK_IDS in the query, or ""
+
+
+def _trim(value: str) -> str:
+    return value.strip()[:200]
 
 
 @lru_cache(maxsize=16384)
@@ -89,10 +94,12 @@ def page_tags(url: str) -> PageTags:
 
     def first(name: str) -> str | None:
         values = query.get(f"utm_{name}")
-        return values[0] if values else None
+        return _trim(values[0]) if values else None
 
+    medium = first("medium")
     click_id = next((name for name in CLICK_IDS if name in query), "")
-    return PageTags((parts.hostname or "").lower(), first("source"), first("medium"), first("campaign"), click_id)
+    host = (parts.hostname or "").lower()
+    return PageTags(host, first("source"), medium.lower() if medium else medium, first("campaign"), click_id)
 
 
 @lru_cache(maxsize=16384)
@@ -107,13 +114,14 @@ def referring_page(referrer: str) -> tuple[str, str]:
 
 def attribute(url: str, referrer: str, campaign_context: dict[str, str] | None = None) -> Attribution:
     page = page_tags(url)
-    context = campaign_context or {}
-
-    def tag(found: str | None, name: str) -> str:
-        return (found if found is not None else context.get(name, "")).strip()[:200]
-
-    source, medium = tag(page.source, "source"), tag(page.medium, "medium").lower()
-    campaign = tag(page.campaign, "campaign") or context.get("name", "")
+    source, medium, campaign = page.source or "", page.medium or "", page.campaign or ""
+    if campaign_context:
+        context = campaign_context
+        source = source if page.source is not None else _trim(context.get("source", ""))
+        medium = medium if page.medium is not None else _trim(context.get("medium", "")).lower()
+        campaign = (campaign if page.campaign is not None else _trim(context.get("campaign", ""))) or context.get(
+            "name", ""
+        )
     if page.click_id:
         return Attribution(
             source or CLICK_IDS[page.click_id],

@@ -44,6 +44,7 @@ def decode_native(body: bytes, max_events: int) -> tuple[str, list[IncomingEvent
     if not body:
         raise RequestRejected(400, "empty_body")
     try:
+        body.decode()  # the decoders skip unknown fields without checking their text (< 1 us per 8 KB)
         valid = valid_envelope_decoder.decode(body)
     except msgspec.ValidationError:
         valid = None
@@ -73,11 +74,10 @@ def one_by_one(
     body: bytes, max_events: int
 ) -> tuple[str, str | None, int | None, list[IncomingEvent], list[EventRejected]]:
     try:
-        body.decode()  # the envelope's pass skips over events without checking their text
         envelope = envelope_decoder.decode(body)
     except msgspec.ValidationError as exc:
         raise RequestRejected(400, "invalid_envelope", str(exc)[:200]) from None
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+    except msgspec.DecodeError as exc:
         # The typed pass may stop at a wrong type before it reaches a truncation further on.
         raise RequestRejected(400, "malformed_json", str(exc)[:200]) from None
     except RecursionError:

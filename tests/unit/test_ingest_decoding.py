@@ -40,8 +40,9 @@ def test_native_batch_keeps_valid_events_and_rejects_invalid_ones_with_reasons()
         b'{"write_key":"wk","events":[{"id":"a","type":"pageview","ts":NaN}]}',
         b"",
         b'{"write_key":"wk","events":[{"id":"a","type":5},{"id":"b","type":"pageview","url":"https://s.te',
+        b'{"write_key":"wk","events":[{"id":"a","type":"pageview","unknown_field":"\xff"}]}',
     ],
-    ids=["bad-utf8-in-a-bad-event", "nan", "empty", "truncated-after-a-bad-event"],
+    ids=["bad-utf8-in-a-bad-event", "nan", "empty", "truncated-after-a-bad-event", "bad-utf8-in-an-unknown-field"],
 )
 def test_native_batch_with_bad_utf8_nan_truncation_or_no_body_is_a_400_even_inside_one_event(body: bytes) -> None:
     with pytest.raises(RequestRejected) as err:

@@ -187,7 +187,7 @@ def create_app(settings: Settings) -> BatchingApp:
     @app.task
     async def tune_garbage_collector() -> None:
         """Without this, full collections walked every object Faust, aiokafka and our modules made at start-up,
-        a few times per 40,000 events, and young ones ran every 700 allocations: measured at about a quarter
+        a few times per 40,000 events, and young ones ran every 700 allocations: measured at about a third
         of the worker's CPU. So what start-up made is frozen out of collections, and young objects (a batch's
         records and states, freed when it is done) are collected less often."""
         gc.collect()

@@ -157,6 +157,7 @@ def test_events_of_a_page_closed_offline_are_replayed_exactly_once_on_the_next_p
     context.close()
 
     assert errors == []
-    assert len([e for e in events if e.get("name") == "closed_offline"]) == 1
+    arrived = [(e["type"], e.get("name"), e["ts"], e["received_at"]) for e in events]  # what a failure shows
+    assert len([e for e in events if e.get("name") == "closed_offline"]) == 1, arrived
     assert len(of_type(events, "pageview")) == 2 and len(of_type(events, "page_leave")) == 2
     assert collections.Counter(e["event_id"] for e in events).most_common(1)[0][1] == 1

@@ -18,16 +18,19 @@ import time
 from collections import Counter
 
 import faust
+import msgspec
 import redis.asyncio as aioredis
 from aiokafka.structs import RecordMetadata
 
 from clickpulse import live_keys
 from clickpulse.records import (
+    DLQ_TOPIC,
     ERASURES_TOPIC,
     EVENTS_TOPIC,
     IDENTITIES_TOPIC,
     INTENT_TOPIC,
     SESSIONS_TOPIC,
+    DeadLetter,
     EnrichedEvent,
     IdentityLink,
     IntentSignal,
@@ -142,6 +145,16 @@ def create_app(settings: Settings) -> BatchingApp:
         sent = await app.producer.send(changelog, key, value, partition, None, None)
         sent.add_done_callback(persist_offset)
 
+    dlq = settings.topic(DLQ_TOPIC)
+
+    async def dead_letter(value: bytes | None, key: bytes | None, reason: str) -> None:
+        site_id = (key or b"").split(b":", 1)[0].decode("latin-1")
+        raw = (value or b"").decode("latin-1")[:65536]
+        letter = DeadLetter(
+            reason=reason, received_at=int(time.time() * 1000), site_id=site_id, endpoint="worker", raw=raw
+        )
+        await app.producer.send(dlq, key, msgspec.json.encode(letter), None, None, None)
+
     def load(partition: int, key: bytes, first: EnrichedEvent) -> VisitorState:
         raw = read_row(visitors.data, partition, key)
         return state_decoder.decode(raw) if raw else VisitorState(site_id=first.site_id, visitor_id=first.visitor_id)
@@ -156,7 +169,13 @@ def create_app(settings: Settings) -> BatchingApp:
         decode = event_decoder.decode
         for tp, messages in batch.items():
             for message in messages:
-                record = decode(message.value)
+                try:
+                    record = decode(message.value)
+                except msgspec.DecodeError as exc:
+                    # One bad record must not stop its partition (a restart would meet it again): it goes
+                    # to the dead letters with its reason, as ingest's rejects do.
+                    await dead_letter(message.value, message.key, f"undecodable_event: {str(exc)[:120]}")
+                    continue
                 decoded.append(record)
                 items = per_visitor.get(message.key)
                 if items is None:

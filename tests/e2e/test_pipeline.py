@@ -11,9 +11,9 @@ import uuid
 
 import httpx
 import msgspec
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from clickpulse.records import DLQ_TOPIC, DeadLetter
+from clickpulse.records import DLQ_TOPIC, EVENTS_TOPIC, DeadLetter
 from tests.running_stack import BROWSER_UA, RunningStack, send_batch, wait_until
 
 MIN_MS = 60_000
@@ -21,6 +21,31 @@ MIN_MS = 60_000
 
 def pageview(ts: int, path: str) -> dict[str, object]:
     return {"id": str(uuid.uuid4()), "type": "pageview", "ts": ts, "url": f"https://shop.test{path}"}
+
+
+def dead_letter_with(stack: RunningStack, marker: str) -> DeadLetter | None:
+    """The first dead letter whose raw input contains marker, within 30 s."""
+
+    async def find() -> DeadLetter | None:
+        consumer = AIOKafkaConsumer(
+            stack.settings.topic(DLQ_TOPIC),
+            bootstrap_servers=stack.settings.kafka_bootstrap,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                for messages in (await consumer.getmany(timeout_ms=1000)).values():
+                    for m in messages:
+                        letter = msgspec.json.decode(m.value, type=DeadLetter)
+                        if marker in letter.raw:
+                            return letter
+        finally:
+            await consumer.stop()
+        return None
+
+    return asyncio.run(find())
 
 
 def test_beacon_batches_appear_in_stats_exactly_once_even_when_retried(stack: RunningStack) -> None:
@@ -104,28 +129,35 @@ def test_rejected_events_go_to_the_dead_letter_topic_with_their_reason(stack: Ru
     event = {"id": marker, "type": "teleport", "ts": int(time.time() * 1000)}
     assert send_batch(stack.ingest, site, "v", [event]) == 400
 
-    async def find() -> DeadLetter | None:
-        consumer = AIOKafkaConsumer(
-            stack.settings.topic(DLQ_TOPIC),
-            bootstrap_servers=stack.settings.kafka_bootstrap,
-            auto_offset_reset="earliest",
-        )
-        await consumer.start()
-        try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                for messages in (await consumer.getmany(timeout_ms=1000)).values():
-                    for m in messages:
-                        letter = msgspec.json.decode(m.value, type=DeadLetter)
-                        if marker in letter.raw:
-                            return letter
-        finally:
-            await consumer.stop()
-        return None
-
-    letter = asyncio.run(find())
+    letter = dead_letter_with(stack, marker)
     assert letter is not None
     assert (letter.reason, letter.site_id, letter.endpoint) == ("unknown_event_type", site["site_id"], "collect")
+
+
+def test_an_undecodable_record_in_events_is_dead_lettered_by_the_worker_which_goes_on(stack: RunningStack) -> None:
+    site = stack.create_site("poison")
+    marker = f"poison-{uuid.uuid4()}"
+
+    async def produce() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=stack.settings.kafka_bootstrap)
+        await producer.start()
+        try:
+            key = f"{site['site_id']}:v-poison".encode()
+            await producer.send_and_wait(stack.settings.topic(EVENTS_TOPIC), f'{{"{marker}": 1}}'.encode(), key=key)
+        finally:
+            await producer.stop()
+
+    asyncio.run(produce())
+    assert send_batch(stack.ingest, site, "v-after", [pageview(int(time.time() * 1000), "/after")]) == 200
+    stats = stack.wait_for_stats(site, {"pageviews": 1, "sessions": 1})
+    assert (stats["pageviews"], stats["sessions"]) == (1, 1)  # the worker sessionized what came after
+    letter = dead_letter_with(stack, marker)
+    assert letter is not None
+    assert (letter.reason.split(":")[0], letter.site_id, letter.endpoint) == (
+        "undecodable_event",
+        site["site_id"],
+        "worker",
+    )
 
 
 def test_realtime_shows_active_visitors_and_pageviews_per_minute(stack: RunningStack) -> None:

@@ -9,6 +9,7 @@ poll, not one per record.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections import Counter
 
@@ -58,6 +59,9 @@ class KafkaProducer:
                 "delivery.timeout.ms": 120_000,
                 "queue.buffering.max.messages": 1_000_000,
                 "log_level": 3,
+                # Through our logging (JSON lines, our levels) instead of librdkafka's own stderr lines;
+                # the delivery-report thread's polls hand the records over.
+                "logger": logging.getLogger("librdkafka"),
             }
         )
         self._loop = loop

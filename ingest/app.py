@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import gc
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -15,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route, Router
 
+from clickpulse.garbage_collection import freeze_start_up_objects
 from clickpulse.settings import Settings
 from clickpulse.sites import Site
 from ingest.body import decode_json, read_limited
@@ -42,16 +42,6 @@ def _rejection(exc: RequestRejected, headers: dict[str, str] | None = None) -> R
     if exc.retry_after is not None:
         extra["Retry-After"] = str(exc.retry_after)
     return _json(exc.status, {"error": exc.reason, "detail": exc.detail}, extra)
-
-
-def tune_garbage_collector() -> None:
-    """Requests waiting for Kafka keep their objects alive across many other requests' allocations, so with the
-    default thresholds they get promoted and full collections walk the whole heap (referrer, agent and geo tables)
-    every few hundred requests: measured at over a third of a single-event request's CPU. So what start-up loaded
-    is frozen out of collections, and the young generation is collected less often."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 50, 100)
 
 
 def create_app(settings: Settings) -> Router:
@@ -176,7 +166,7 @@ def create_app(settings: Settings) -> Router:
     async def lifespan(app: Router) -> AsyncIterator[None]:
         await cache.start()
         await sink.start()
-        tune_garbage_collector()
+        freeze_start_up_objects()
         try:
             yield
         finally:

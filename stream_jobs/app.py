@@ -13,7 +13,6 @@ changelog and RocksDB store, recovery, commits, the erasure agent and the sweep 
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
 from collections import Counter
 
@@ -23,6 +22,7 @@ import redis.asyncio as aioredis
 from aiokafka.structs import RecordMetadata
 
 from clickpulse import live_keys
+from clickpulse.garbage_collection import freeze_start_up_objects
 from clickpulse.records import (
     DLQ_TOPIC,
     ERASURES_TOPIC,
@@ -205,13 +205,7 @@ def create_app(settings: Settings) -> BatchingApp:
 
     @app.task
     async def tune_garbage_collector() -> None:
-        """Without this, full collections walked every object Faust, aiokafka and our modules made at start-up,
-        a few times per 40,000 events, and young ones ran every 700 allocations: measured at about a third
-        of the worker's CPU. So what start-up made is frozen out of collections, and young objects (a batch's
-        records and states, freed when it is done) are collected less often."""
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(20_000, 50, 100)
+        freeze_start_up_objects()
 
     @app.agent(erasures_topic, concurrency=1)
     async def erase(stream: faust.StreamT) -> None:

@@ -99,7 +99,10 @@ safe(() => {
     // flushAt events, and the host page's handler is not held up); else within flushInterval.
     // Serialized now: the page may change its objects afterwards, and one that cannot be serialized
     // (a cycle) is dropped alone instead of spoiling its batch.
-    const full = queue.add(JSON.stringify({ id: uuid(), type, ts: Date.now(), url: location.href, ...fields }));
+    // Offline, an event is stored at once (as a failed send): a browser may drop what a closing tab writes.
+    const full =
+      queue.add(JSON.stringify({ id: uuid(), type, ts: Date.now(), url: location.href, ...fields })) ||
+      nav.onLine === false;
     if (full ? !soon : !timer) {
       clearTimeout(timer);
       soon = full;
@@ -176,6 +179,7 @@ safe(() => {
     on("pageshow", (e) => e.persisted && check(1));
     on("visibilitychange", () => document.visibilityState == "hidden" && flush(2), document);
     on("online", () => flush(1));
+    on("offline", () => flush());
     check(1);
     // Events kept by an earlier page: try them once this page has settled.
     if (queue.waiting()) setTimeout(flush, 500);

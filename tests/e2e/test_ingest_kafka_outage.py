@@ -27,7 +27,7 @@ from clickpulse.records import EVENTS_TOPIC, event_decoder
 from clickpulse.settings import Settings
 from clickpulse.sites import SiteRegistry
 from clickpulse.topics import ensure_topics
-from tests.running_stack import TEST_PORT_BASE, send_batch, wait_until
+from tests.running_stack import TEST_PORT_BASE, port_env, send_batch, wait_until
 
 BASE = TEST_PORT_BASE + 300
 OUTAGE_S = 30
@@ -68,14 +68,7 @@ class Broker:
 
 @pytest.fixture()
 def ingest_and_broker(tmp_path: Path) -> Iterator[tuple[Settings, Broker, str]]:
-    env = {
-        **os.environ,
-        "CLICKPULSE_DATA_DIR": str(tmp_path),
-        "CLICKPULSE_INGEST_PORT": str(BASE + 1),
-        "CLICKPULSE_KAFKA_BOOTSTRAP": f"127.0.0.1:{BASE + 10}",
-        "CLICKPULSE_KAFKA_CONTROLLER_PORT": str(BASE + 11),
-        "CLICKPULSE_REDIS_URL": f"redis://127.0.0.1:{BASE + 20}/0",
-    }
+    env = {**os.environ, **port_env(BASE), "CLICKPULSE_DATA_DIR": str(tmp_path)}
     settings = Settings(**{k.removeprefix("CLICKPULSE_").lower(): v for k, v in env.items()
                            if k.startswith("CLICKPULSE_")})  # fmt: skip
     supervisor = Supervisor(tmp_path / "logs", tmp_path / "stack.json", env)

@@ -18,19 +18,9 @@ from clickpulse.sites import RULE_FIELDS, SiteRegistry
 
 
 def _run_ingest(settings: Settings, args: argparse.Namespace) -> None:
-    import uvicorn
+    from ingest.app import create_app, serve
 
-    from ingest.app import create_app
-
-    uvicorn.run(
-        create_app(settings),
-        host=settings.ingest_host,
-        port=settings.ingest_port,
-        log_config=logging_config(settings.log_level),
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
+    serve(create_app(settings), settings)
 
 
 def _run_api(settings: Settings, args: argparse.Namespace) -> None:

@@ -15,6 +15,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route, Router
 
 from clickpulse.garbage_collection import freeze_start_up_objects
+from clickpulse.log_format import logging_config
 from clickpulse.settings import Settings
 from clickpulse.sites import Site
 from ingest.body import decode_json, read_limited
@@ -192,3 +193,21 @@ def create_app(settings: Settings) -> Router:
     # The bare router: Starlette's application adds two middleware layers per request for exception handlers this
     # service does not register; uvicorn already answers an unhandled exception with a logged 500.
     return Router(routes=routes, lifespan=lifespan)
+
+
+def serve(app: Router, settings: Settings) -> None:
+    """Run the collector under uvicorn until a signal stops it (the benchmark serves its no-op route this way)."""
+    import uvicorn
+
+    uvicorn.run(
+        app,
+        host=settings.ingest_host,
+        port=settings.ingest_port,
+        log_config=logging_config(settings.log_level),
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        # The client's address is ingest/client_ip.py's to find, from configured trusted proxies only:
+        # uvicorn's own rewrite would trust any loopback peer's X-Forwarded-For.
+        proxy_headers=False,
+        timeout_graceful_shutdown=10,
+    )

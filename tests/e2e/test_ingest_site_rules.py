@@ -49,6 +49,19 @@ def test_a_client_past_its_sites_rate_limit_gets_429_with_retry_after(stack: Run
     assert int(response.headers["Retry-After"]) >= 1
 
 
+def test_forged_forwarding_headers_from_an_untrusted_peer_do_not_dodge_the_ip_rate_limit(stack: RunningStack) -> None:
+    # No trusted proxies are configured, so each request's client is its peer (loopback) whatever it claims.
+    site = stack.create_site("forged")
+    stack.clickpulse("site", "rules", site["site_id"], "--ip-rate-limit", "1")
+    forged = iter(range(1, 10_000))
+
+    def refused() -> bool:
+        response = post(stack, batch(site, "v-forger", 20), **{"X-Forwarded-For": f"203.0.113.{next(forged) % 250}"})
+        return response.status_code == 429
+
+    assert wait_until(refused, timeout_s=15)
+
+
 def test_site_rules_are_validated_by_the_cli(stack: RunningStack) -> None:
     site = stack.create_site("validated")
     rules = json.loads(

@@ -1,9 +1,11 @@
-"""A batch past the produce deadline is spooled in doubt; when its sends settle the spool keeps only what
+"""The requests of one turn of the event loop share a batch and its outcome. A batch past the produce deadline
+is spooled in doubt; when its sends settle the spool keeps only what
 Kafka did not take, and batches after it queue behind it instead of overtaking it."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from clickpulse.settings import Settings
@@ -19,16 +21,15 @@ class SlowKafka:
 
     def __init__(self) -> None:
         self.sent: list[list[Record]] = []
-        self.pending: list[asyncio.Future[list[Record]]] = []
+        self.pending: list[Callable[[list[Record]], None]] = []
 
-    def send(self, records: list[Record]) -> asyncio.Future[list[Record]]:
+    def send(self, records: list[Record], on_settled: Callable[[list[Record]], None]) -> None:
         self.sent.append(records)
-        self.pending.append(asyncio.get_running_loop().create_future())
-        return self.pending[-1]
+        self.pending.append(on_settled)
 
 
-def sink_with(tmp_path: Path) -> tuple[EventSink, SlowKafka]:
-    sink = EventSink(Settings(data_dir=tmp_path, produce_deadline_s=0.01), Metrics())
+def sink_with(tmp_path: Path, deadline_s: float = 0.01) -> tuple[EventSink, SlowKafka]:
+    sink = EventSink(Settings(data_dir=tmp_path, produce_deadline_s=deadline_s), Metrics())
     kafka = SlowKafka()
     sink._producer = kafka  # type: ignore[assignment]
     return sink, kafka
@@ -43,8 +44,7 @@ def test_a_late_batch_whose_sends_all_land_leaves_the_spool(tmp_path: Path) -> N
         sink, kafka = sink_with(tmp_path)
         assert await sink.publish(BATCH) is Outcome.SPOOLED
         assert spooled(tmp_path) == [BATCH] and sink.in_doubt_batches == 1
-        kafka.pending[0].set_result([])
-        await asyncio.sleep(0)
+        kafka.pending[0]([])
         assert spooled(tmp_path) == [] and sink.in_doubt_batches == 0 and sink.spool.size_bytes == 0
 
     asyncio.run(run())
@@ -54,8 +54,7 @@ def test_a_late_batch_partly_delivered_keeps_only_the_rest_in_the_spool(tmp_path
     async def run() -> None:
         sink, kafka = sink_with(tmp_path)
         await sink.publish(BATCH)
-        kafka.pending[0].set_result([BATCH[2]])
-        await asyncio.sleep(0)
+        kafka.pending[0]([BATCH[2]])
         assert spooled(tmp_path) == [[BATCH[2]]]
 
     asyncio.run(run())
@@ -69,5 +68,31 @@ def test_batches_after_an_in_doubt_one_queue_behind_it_in_the_spool(tmp_path: Pa
         assert await sink.publish(later) is Outcome.SPOOLED
         assert kafka.sent == [BATCH]  # the later batch did not overtake the one in doubt
         assert spooled(tmp_path) == [BATCH, later]
+
+    asyncio.run(run())
+
+
+def test_requests_in_one_turn_of_the_loop_go_to_kafka_as_one_batch_and_all_learn_its_outcome(tmp_path: Path) -> None:
+    async def run() -> None:
+        sink, kafka = sink_with(tmp_path, deadline_s=5)
+        first, second = [BATCH[0]], [BATCH[1], BATCH[2]]
+        answers = asyncio.gather(sink.publish(first), sink.publish(second))
+        await asyncio.sleep(0.01)
+        assert kafka.sent == [first + second]
+        kafka.pending[0]([])
+        assert await answers == [Outcome.PUBLISHED, Outcome.PUBLISHED]
+        assert spooled(tmp_path) == []
+
+    asyncio.run(run())
+
+
+def test_records_kafka_refused_are_spooled_and_every_request_of_the_batch_answered_spooled(tmp_path: Path) -> None:
+    async def run() -> None:
+        sink, kafka = sink_with(tmp_path, deadline_s=5)
+        answers = asyncio.gather(sink.publish([BATCH[0]]), sink.publish([BATCH[1]]))
+        await asyncio.sleep(0.01)
+        kafka.pending[0]([BATCH[1]])
+        assert await answers == [Outcome.SPOOLED, Outcome.SPOOLED]
+        assert spooled(tmp_path) == [[BATCH[1]]]
 
     asyncio.run(run())

@@ -27,7 +27,7 @@ from clickpulse.local_stack.kafka_broker import broker_command
 from clickpulse.local_stack.redis_server import redis_command
 from clickpulse.local_stack.supervisor import Service, Supervisor, http_ok, port_open
 from clickpulse.settings import REPO_ROOT, Settings
-from clickpulse.sites import SiteRegistry
+from clickpulse.sites import create_site
 from clickpulse.topics import ensure_topics
 
 RESULTS = REPO_ROOT / "bench" / "results"
@@ -112,16 +112,6 @@ def run_wrk(url: str, write_key: str, events: int, seconds: int, scripts: Path) 
     return json.loads(out.strip().splitlines()[-1])
 
 
-async def create_site(settings: Settings) -> str:
-    import redis.asyncio as aioredis
-
-    client = aioredis.Redis.from_url(settings.redis_url)
-    try:
-        return (await SiteRegistry(client).create("bench")).write_key
-    finally:
-        await client.aclose()
-
-
 def main() -> None:
     seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     if shutil.which("wrk") is None:
@@ -146,7 +136,7 @@ def main() -> None:
         supervisor.start(Service("redis", redis_command(settings), lambda: port_open("127.0.0.1", BASE + 20)))
         supervisor.start(Service("kafka", broker_command(settings), lambda: port_open("127.0.0.1", BASE + 10)))
         asyncio.run(ensure_topics(settings))
-        write_key = asyncio.run(create_site(settings))
+        write_key = asyncio.run(create_site(settings.redis_url, "bench")).write_key
         serve_cmd = ["taskset", "-c", INGEST_CORE, sys.executable, __file__, "serve"]
         server = Service("ingest", serve_cmd, lambda: http_ok(f"{ingest}/healthz"))
         supervisor.start(server)

@@ -35,7 +35,7 @@ from clickpulse.local_stack.redis_server import redis_command
 from clickpulse.local_stack.supervisor import Service, Supervisor, http_ok, port_open
 from clickpulse.records import EVENTS_TOPIC, EnrichedEvent, Product, event_decoder, event_encoder
 from clickpulse.settings import REPO_ROOT, Settings
-from clickpulse.sites import SiteRegistry
+from clickpulse.sites import create_site
 from clickpulse.topics import ensure_topics
 
 RESULTS = REPO_ROOT / "bench" / "results"
@@ -156,7 +156,7 @@ def latency(
     """Background load at `rate` events/s through ingest; meanwhile probes, each timed from ingest's 200
     to the moment the Redis live counter of its own site has counted it."""
     client = sync_redis.Redis.from_url(settings.redis_url)
-    load_site, probe_site = asyncio.run(_create_site(settings)), asyncio.run(_create_site(settings))
+    load_site, probe_site = (asyncio.run(create_site(settings.redis_url, "bench")) for _ in range(2))
     cmd = ["taskset", "-c", WORKER_CORE, sys.executable, "-m", "clickpulse.cli", "worker"]
     heartbeat = live_keys.worker_heartbeat(env["CLICKPULSE_WORKER_INSTANCE"])
     client.delete(heartbeat)
@@ -172,7 +172,7 @@ def latency(
             now = int(time.time() * 1000)
             events = [{"id": uuid.uuid4().hex, "type": "pageview", "ts": now, "url": "https://b.test/x"}] * batch
             events = [{**e, "id": uuid.uuid4().hex} for e in events]
-            http.post(f"{ingest_url}/collect", content=json.dumps({"write_key": load_site["write_key"],
+            http.post(f"{ingest_url}/collect", content=json.dumps({"write_key": load_site.write_key,
                       "visitor_id": f"load{n % 500}", "sent_at": now, "events": events}))  # fmt: skip
             n += 1
             time.sleep(max(0.0, batch / rate - (time.perf_counter() - started)))
@@ -186,10 +186,10 @@ def latency(
         http = httpx.Client(timeout=10, headers=BROWSER)
         for n in range(samples):
             now = int(time.time() * 1000)
-            key = live_keys.pageviews_minute(probe_site["site_id"], now // 60_000)
+            key = live_keys.pageviews_minute(probe_site.site_id, now // 60_000)
             before = int(client.get(key) or 0)
             event = {"id": uuid.uuid4().hex, "type": "pageview", "ts": now, "url": "https://b.test/"}
-            body = json.dumps({"write_key": probe_site["write_key"], "visitor_id": f"probe{n}", "sent_at": now,
+            body = json.dumps({"write_key": probe_site.write_key, "visitor_id": f"probe{n}", "sent_at": now,
                                "events": [event]})  # fmt: skip
             response = http.post(f"{ingest_url}/collect", content=body)
             accepted = time.perf_counter()
@@ -203,17 +203,6 @@ def latency(
         worker.terminate()
         worker.wait(30)
     return out_ms
-
-
-async def _create_site(settings: Settings) -> dict[str, str]:
-    import redis.asyncio as aioredis
-
-    r = aioredis.Redis.from_url(settings.redis_url)
-    try:
-        created = await SiteRegistry(r).create("bench")
-        return {"site_id": created.site_id, "write_key": created.write_key}
-    finally:
-        await r.aclose()
 
 
 def main() -> None:

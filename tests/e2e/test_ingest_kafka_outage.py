@@ -16,7 +16,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.partitioner import DefaultPartitioner
 
@@ -25,7 +24,7 @@ from clickpulse.local_stack.redis_server import redis_command
 from clickpulse.local_stack.supervisor import Service, Supervisor, http_ok, port_open
 from clickpulse.records import EVENTS_TOPIC, event_decoder
 from clickpulse.settings import Settings
-from clickpulse.sites import SiteRegistry
+from clickpulse.sites import create_site
 from clickpulse.topics import ensure_topics
 from tests.running_stack import TEST_PORT_BASE, port_env, send_batch, wait_until
 
@@ -87,15 +86,6 @@ def ingest_and_broker(tmp_path: Path) -> Iterator[tuple[Settings, Broker, str]]:
         broker.stop()
 
 
-async def create_site(settings: Settings) -> dict[str, str]:
-    client = aioredis.Redis.from_url(settings.redis_url)
-    try:
-        created = await SiteRegistry(client).create("outage")
-        return {"site_id": created.site_id, "write_key": created.write_key}
-    finally:
-        await client.aclose()
-
-
 Seen = tuple[str, str, bool]  # visitor, event id, whether it sits in the partition Java's partitioner picks
 
 
@@ -135,7 +125,8 @@ def test_kafka_down_30_s_under_steady_load_loses_and_duplicates_nothing_and_keep
     ingest_and_broker: tuple[Settings, Broker, str],
 ) -> None:
     settings, broker, ingest = ingest_and_broker
-    site = asyncio.run(create_site(settings))
+    created = asyncio.run(create_site(settings.redis_url, "outage"))
+    site = {"site_id": created.site_id, "write_key": created.write_key}
     sent: dict[str, list[str]] = {f"visitor-{n}": [] for n in range(VISITORS)}
     statuses: list[int] = []
     stop = threading.Event()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,12 +16,13 @@ from fastapi.responses import FileResponse, JSONResponse
 from starlette.responses import StreamingResponse
 
 from api.auth import ReadKeyAuth
-from api.erasure import delete_rows, forget_live, tell_workers
+from api.erasure import tell_workers
 from api.intent_feed import BadCursor, IntentFeed
 from api.queries import StatsQueries
 from api.realtime import RealtimeReader
 from api.time_range import time_range
 from clickhouse.client import connect
+from clickhouse.erasures import erase_visitor
 from clickhouse.loader import Loader
 from clickhouse.migrate import apply_migrations
 from clickpulse import live_keys as keys
@@ -114,15 +116,16 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
             raise HTTPException(400, {"error": "bad_cursor", "detail": str(exc)}) from None
 
     @app.delete("/v1/sites/{site_id}/visitors/{visitor_id}", tags=["privacy"], status_code=202)
-    async def erase_visitor(request: Request, site_id: str, visitor_id: str) -> dict[str, object]:
-        """Forget a visitor: events, sessions, signals and identity links are deleted, live state is
-        cleared, and the stream workers drop their state for them."""
+    async def forget_visitor(request: Request, site_id: str, visitor_id: str) -> dict[str, object]:
+        """Forget a visitor: events, sessions, signals and identity links are deleted, also those still on their
+        way through Kafka, and the stream workers drop their state and live presence within a second."""
         await auth.site(request, site_id)
         queries = state["queries"]
         assert isinstance(queries, StatsQueries)
-        await tell_workers(settings, site_id, visitor_id)
-        await asyncio.to_thread(delete_rows, queries.client, settings.clickhouse_database, site_id, visitor_id)
-        await forget_live(redis, site_id, visitor_id)
+        requested_at = int(time.time() * 1000)
+        db = settings.clickhouse_database
+        await asyncio.to_thread(erase_visitor, queries.client, db, site_id, visitor_id, requested_at)
+        await tell_workers(settings, site_id, visitor_id, requested_at)
         return {"site_id": site_id, "visitor_id": visitor_id, "erased": True}
 
     @app.get("/v1/sites/{site_id}/realtime", tags=["live"])

@@ -1,6 +1,7 @@
 """Kafka to ClickHouse. Offsets are committed only after the rows are written, and every table folds
 copies together (events by id, sessions by id and version, signals by id), so a redelivered batch
-changes no figure."""
+changes no figure. Records of an erased visitor gathered before their erasure are never written
+(clickhouse/erasures.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from clickhouse_connect.driver.client import Client
 
+from clickhouse.erasures import ErasedVisitors, delete_rows
 from clickhouse.rows import (
     EVENT_COLUMNS,
     IDENTITY_COLUMNS,
@@ -43,7 +46,10 @@ LOADER_GROUP = "clickpulse-loader"
 class Target:
     table: str
     columns: list[str]
-    row: Callable[[ConsumerRecord], list[object]]
+    decode: Callable[[bytes], Any]
+    row: Callable[[Any, ConsumerRecord], list[object]]
+    # When a record's data was gathered: an erasure requested at or after it covers the record.
+    gathered_at: Callable[[Any], int]
 
 
 class Loader:
@@ -54,22 +60,34 @@ class Loader:
         self.signals_topic = settings.topic(INTENT_TOPIC)
         self.targets: dict[str, Target] = {
             settings.topic(EVENTS_TOPIC): Target(
-                f"{db}.events", EVENT_COLUMNS, lambda m: event_row(event_decoder.decode(m.value))
+                f"{db}.events", EVENT_COLUMNS, event_decoder.decode, lambda e, _: event_row(e), lambda e: e.received_at
             ),
             settings.topic(SESSIONS_TOPIC): Target(
-                f"{db}.sessions", SESSION_COLUMNS, lambda m: session_row(session_decoder.decode(m.value))
+                f"{db}.sessions",
+                SESSION_COLUMNS,
+                session_decoder.decode,
+                lambda s, _: session_row(s),
+                lambda s: s.start,
             ),
             self.signals_topic: Target(
                 f"{db}.intent_signals",
                 SIGNAL_COLUMNS,
-                lambda m: signal_row(signal_decoder.decode(m.value), m.partition, m.offset),
+                signal_decoder.decode,
+                lambda s, m: signal_row(s, m.partition, m.offset),
+                lambda s: s.at,
             ),
             settings.topic(IDENTITIES_TOPIC): Target(
-                f"{db}.identity_links", IDENTITY_COLUMNS, lambda m: identity_row(identity_decoder.decode(m.value))
+                f"{db}.identity_links",
+                IDENTITY_COLUMNS,
+                identity_decoder.decode,
+                lambda link, _: identity_row(link),
+                lambda link: link.at,
             ),
         }
+        self.erased = ErasedVisitors(client, db)
         self.loaded = 0
         self.failed_records = 0
+        self.erased_records = 0
 
     def _consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
@@ -102,10 +120,18 @@ class Loader:
 
     def write(self, messages: list[ConsumerRecord]) -> int:
         """Convert and insert one polled batch; return the row count."""
+        self.erased.refresh()
         rows: dict[str, list[list[object]]] = {topic: [] for topic in self.targets}
+        visitors: set[tuple[str, str]] = set()
         for message in messages:
+            target = self.targets[message.topic]
             try:
-                rows[message.topic].append(self.targets[message.topic].row(message))
+                record = target.decode(message.value)
+                if self.erased.covers(record.site_id, record.visitor_id, target.gathered_at(record)):
+                    self.erased_records += 1
+                    continue
+                rows[message.topic].append(target.row(record, message))
+                visitors.add((record.site_id, record.visitor_id))
             except Exception:
                 # A record we cannot decode is a producer bug; skip it loudly rather than stall.
                 self.failed_records += 1
@@ -118,6 +144,9 @@ class Loader:
                 target = self.targets[topic]
                 self.client.insert(target.table, batch, column_names=target.columns)
                 written += len(batch)
+        # An erasure recorded while this batch was on its way may have deleted before these rows were in.
+        for site_id, visitor_id in self.erased.refresh() & visitors:
+            delete_rows(self.client, self.settings.clickhouse_database, site_id, visitor_id)
         return written
 
     async def run(self, stop: asyncio.Event) -> None:

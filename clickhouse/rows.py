@@ -29,13 +29,13 @@ SIGNAL_COLUMNS = [
 ]  # fmt: skip
 
 
-def _time(ms: int) -> dt.datetime:
+def timestamp(ms: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(ms / 1000, UTC)
 
 
 def event_row(e: EnrichedEvent) -> list[object]:
     return [
-        e.site_id, e.event_id, e.visitor_id, e.customer_id, e.type, e.name, _time(e.ts), _time(e.received_at),
+        e.site_id, e.event_id, e.visitor_id, e.customer_id, e.type, e.name, timestamp(e.ts), timestamp(e.received_at),
         e.url, e.host, e.path, e.title, e.referrer, e.source, e.medium, e.campaign, e.channel, e.browser, e.os,
         e.device, e.country, e.region, e.city, e.ip, int(e.is_bot), e.bot_reason, min(e.engaged_ms, 2**32 - 1),
         e.scroll_pct, e.revenue, e.currency, e.order_id, [p.product_id for p in e.products],
@@ -45,7 +45,7 @@ def event_row(e: EnrichedEvent) -> list[object]:
 
 def session_row(s: Session) -> list[object]:
     return [
-        s.site_id, s.session_id, s.visitor_id, s.customer_id, _time(s.start), _time(s.end), s.engaged_ms,
+        s.site_id, s.session_id, s.visitor_id, s.customer_id, timestamp(s.start), timestamp(s.end), s.engaged_ms,
         s.pageviews, s.events, s.entry_page, s.exit_page, int(s.bounce), s.source, s.medium, s.campaign,
         s.channel, s.device, s.browser, s.os, s.country, int(s.converted), s.revenue, int(s.is_bot),
         int(s.closed), s.version, int(s.deleted),
@@ -54,7 +54,7 @@ def session_row(s: Session) -> list[object]:
 
 def signal_row(s: IntentSignal, partition: int, offset: int) -> list[object]:
     return [
-        s.site_id, s.id, s.kind, s.visitor_id, s.customer_id, s.score, s.reasons, s.products, _time(s.at),
+        s.site_id, s.id, s.kind, s.visitor_id, s.customer_id, s.score, s.reasons, s.products, timestamp(s.at),
         partition, offset,
     ]  # fmt: skip
 
@@ -63,4 +63,4 @@ IDENTITY_COLUMNS = ["site_id", "visitor_id", "customer_id", "at"]
 
 
 def identity_row(link: IdentityLink) -> list[object]:
-    return [link.site_id, link.visitor_id, link.customer_id, _time(link.at)]
+    return [link.site_id, link.visitor_id, link.customer_id, timestamp(link.at)]

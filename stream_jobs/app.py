@@ -35,6 +35,7 @@ from clickpulse.records import (
     IdentityLink,
     IntentSignal,
     Session,
+    erasure_decoder,
     event_decoder,
     event_encoder,
 )
@@ -49,6 +50,7 @@ from stream_jobs.sessionizer import (
     apply,
     close_idle,
     current_records,
+    forget,
     state_decoder,
     state_encoder,
 )
@@ -186,9 +188,12 @@ def create_app(settings: Settings) -> BatchingApp:
         sessions: list[Session] = []
         signals: list[IntentSignal] = []
         links: list[IdentityLink] = []
+        erased_ids: set[str] = set()
         for key, items in per_visitor.items():
             partition = partition_of[key]
             state = load(partition, key, items[0][1])
+            if state.erased_at:
+                erased_ids.update(e.event_id for _, e in items if e.received_at <= state.erased_at)
             result = apply(state, items, site_settings.windowing(state.site_id, w), wall)
             tuning = site_settings.intent(state.site_id)
             for event, session_index in result.applied:
@@ -201,6 +206,8 @@ def create_app(settings: Settings) -> BatchingApp:
             if result.late:
                 late[state.site_id] += result.late
         await emit(sessions, signals, links)
+        if erased_ids:
+            decoded = [e for e in decoded if e.event_id not in erased_ids]
         await live.record(decoded, late, wall)
 
     @app.task
@@ -209,11 +216,15 @@ def create_app(settings: Settings) -> BatchingApp:
 
     @app.agent(erasures_topic, concurrency=1)
     async def erase(stream: faust.StreamT) -> None:
-        """A visitor asked to be forgotten: their sessions and intent state leave the table."""
+        """A visitor asked to be forgotten: their sessions and intent state leave the table, and so does their
+        live presence. The row keeps when they asked, so their events still in Kafka are skipped too."""
         async for event in stream.events():
-            key = event.message.key
-            if visitors.get(key) is not None:
-                del visitors[key]
+            key, partition = event.message.key, event.message.partition
+            erasure = erasure_decoder.decode(event.message.value)
+            raw = read_row(visitors.data, partition, key)
+            state = state_decoder.decode(raw) if raw else VisitorState(erasure.site_id, erasure.visitor_id)
+            await store(key, forget(state, erasure.requested_at), partition)
+            await live.forget(erasure.site_id, erasure.visitor_id)
 
     @app.timer(interval=settings.session_sweep_s)
     async def sweep() -> None:

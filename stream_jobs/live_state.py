@@ -15,6 +15,7 @@ from clickpulse.live_keys import FeedItem
 from clickpulse.records import EnrichedEvent
 
 BUCKET_TTL_S = 2 * 3600
+feed_item_decoder = msgspec.json.Decoder(FeedItem)
 LIVE_WINDOW_MS = keys.LIVE_WINDOW_MINUTES * keys.MINUTE_MS
 
 
@@ -64,3 +65,14 @@ class LiveState:
             pipe.incrby(keys.late_events(site), n)
         if len(pipe):
             await pipe.execute()
+
+    async def forget(self, site_id: str, visitor_id: str) -> None:
+        """An erased visitor leaves the live state: their presence and their items in the feed."""
+        feed = keys.feed(site_id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zrem(keys.active_visitors(site_id), visitor_id)
+        for item in await self.redis.lrange(feed, 0, -1):
+            if feed_item_decoder.decode(item).visitor_id == visitor_id:
+                pipe.lrem(feed, 0, item)  # by value: items pushed meanwhile stay
+        pipe.publish(keys.updates_channel(site_id), b"tick")
+        await pipe.execute()

@@ -64,6 +64,9 @@ class VisitorState(msgspec.Struct, omit_defaults=True):
     customer_id: str = ""
     sessions: list[SessionState] = []
     intent: IntentState = msgspec.field(default_factory=IntentState)
+    # When the visitor asked to be forgotten (ms): events ingest received by then may still be on their way
+    # through Kafka, and belong to the erasure.
+    erased_at: int = 0
 
 
 ENTRY_FIELDS = (
@@ -187,7 +190,18 @@ class ApplyResult:
     applied: list[tuple[EnrichedEvent, int]] = field(default_factory=list)
     late: int = 0
     duplicates: int = 0
+    erased: int = 0
     new_customer: bool = False
+
+
+def forget(state: VisitorState, requested_at: int) -> VisitorState:
+    """What is left of a visitor who asked to be forgotten: who they are (the row's key) and when they asked."""
+    return VisitorState(
+        site_id=state.site_id,
+        visitor_id=state.visitor_id,
+        last_offset=state.last_offset,
+        erased_at=max(state.erased_at, requested_at),
+    )
 
 
 def apply(state: VisitorState, events: list[tuple[int, EnrichedEvent]], w: Windowing, wall_ms: int) -> ApplyResult:
@@ -201,6 +215,9 @@ def apply(state: VisitorState, events: list[tuple[int, EnrichedEvent]], w: Windo
             result.duplicates += 1
             continue
         state.last_offset = offset
+        if state.erased_at and event.received_at <= state.erased_at:
+            result.erased += 1
+            continue
         if event.event_id in seen:
             result.duplicates += 1
             continue

@@ -1,4 +1,5 @@
-"""The loader against real Kafka and embedded chDB: redelivered records change no figure."""
+"""The loader against real Kafka and embedded chDB: redelivered records change no figure, and an erased
+visitor's records still in Kafka are never written."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 
 from api.queries import StatsQueries
 from clickhouse.client import connect
+from clickhouse.erasures import ErasedVisitors, erase_visitor
 from clickhouse.loader import Loader
 from clickhouse.migrate import apply_migrations
 from clickpulse.records import EVENTS_TOPIC, SESSIONS_TOPIC, EnrichedEvent, Session, event_encoder
@@ -93,3 +95,47 @@ def test_redelivered_events_and_session_versions_count_once(stack: RunningStack,
     assert stats["bounce_rate"] == 0.0
     networks = client.query(f"SELECT DISTINCT ip FROM {settings.clickhouse_database}.events").result_rows
     assert networks == [("203.0.113.0",)]
+
+
+def test_an_erased_visitors_records_still_in_kafka_are_not_written_but_later_ones_are(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    settings = stack.settings.model_copy(
+        update={"topic_prefix": f"it-{uuid.uuid4().hex[:8]}-", "clickhouse_dsn": f"chdb://{tmp_path / 'ch'}"}
+    )
+    client, db = connect(settings), settings.clickhouse_database
+    apply_migrations(client, db)
+    asyncio.run(ensure_topics(settings))
+    ev_topic, s_topic = settings.topic(EVENTS_TOPIC), settings.topic(SESSIONS_TOPIC)
+    # v0's events and session were gathered by NOW; the visitor asks to be forgotten at NOW, before the loader runs.
+    erase_visitor(client, db, "s", "v0", requested_at=NOW)
+    after = EnrichedEvent(
+        event_id="late", site_id="s", visitor_id="v0", type="pageview", ts=NOW + 9, received_at=NOW + 1
+    )
+    records = [(ev_topic, event_encoder.encode(e)) for e in [*events(), after]]
+    records += [(s_topic, event_encoder.encode(s)) for s in sessions()]
+    asyncio.run(produce(settings, records))
+    loader = Loader(settings, client)
+    asyncio.run(load_until(loader, rows=7))
+
+    assert loader.loaded == 7 and loader.erased_records == 8  # v0: 4 events and 4 session versions
+    v0_events = client.query(f"SELECT event_id FROM {db}.events WHERE visitor_id = 'v0'").result_rows
+    assert v0_events == [("late",)]
+    assert client.query(f"SELECT count() FROM {db}.sessions").result_rows == [(0,)]
+
+
+def test_the_loader_learns_each_erasure_once_as_news_and_then_covers_what_was_gathered_before_it(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(clickhouse_dsn=f"chdb://{tmp_path / 'ch'}", data_dir=tmp_path)
+    client, db = connect(settings), settings.clickhouse_database
+    apply_migrations(client, db)
+    erased = ErasedVisitors(client, db)
+    assert erased.refresh() == set()
+    erase_visitor(client, db, "s", "v0", requested_at=NOW)
+    assert erased.refresh() == {("s", "v0")}
+    assert erased.refresh() == set()  # news once: the loader deletes what it inserted only for new erasures
+    assert erased.covers("s", "v0", NOW) and not erased.covers("s", "v0", NOW + 1)
+    assert not erased.covers("s", "v1", NOW)
+    erase_visitor(client, db, "s", "v0", requested_at=NOW + 5000)  # asked again later
+    assert erased.refresh() == {("s", "v0")} and erased.covers("s", "v0", NOW + 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from clickpulse.records import EnrichedEvent
-from stream_jobs.sessionizer import VisitorState, Windowing, apply, close_idle, current_records, session_id
+from stream_jobs.sessionizer import VisitorState, Windowing, apply, close_idle, current_records, forget, session_id
 
 MIN = 60_000
 # Kafka Streams' SessionWindows docs use an inactivity gap of 5 (minutes here) and no grace.
@@ -13,10 +13,8 @@ REF = Windowing(gap_ms=5 * MIN, grace_ms=0, max_len_ms=24 * 60 * MIN)
 
 
 def ev(eid: str, minute: float, type_: str = "pageview", **kw: object) -> EnrichedEvent:
-    fields: dict[str, object] = {"path": f"/{eid}", **kw}
-    return EnrichedEvent(
-        event_id=eid, site_id="s", visitor_id="v", type=type_, ts=int(minute * MIN), received_at=0, **fields
-    )
+    fields: dict[str, object] = {"path": f"/{eid}", "received_at": 0, **kw}
+    return EnrichedEvent(event_id=eid, site_id="s", visitor_id="v", type=type_, ts=int(minute * MIN), **fields)
 
 
 def run(events: list[EnrichedEvent], w: Windowing = REF) -> tuple[VisitorState, dict[str, object]]:
@@ -137,3 +135,16 @@ def test_idle_sessions_close_after_gap_plus_grace_of_wall_clock() -> None:
 def test_session_ids_are_deterministic_across_reprocessing() -> None:
     events = [ev("a", 10), ev("b", 30), ev("c", 12)]
     assert set(run(events)[1]) == set(run(events)[1])
+
+
+def test_a_forgotten_visitor_keeps_no_sessions_and_skips_events_received_before_the_erasure() -> None:
+    state = VisitorState(site_id="s", visitor_id="v")
+    apply(state, [(0, ev("a", 0, received_at=1_000)), (1, ev("b", 1, received_at=2_000))], REF, wall_ms=0)
+    state = forget(state, requested_at=5_000)
+    assert (state.sessions, state.last_offset, state.erased_at) == ([], 1, 5_000)
+
+    still_in_kafka = (2, ev("c", 2, received_at=4_000))
+    after = (3, ev("d", 3, received_at=6_000))
+    result = apply(state, [still_in_kafka, after], REF, wall_ms=0)
+    assert result.erased == 1
+    assert [s.pageviews for s in state.sessions] == [1] and state.sessions[0].event_ids == ["d"]

@@ -20,6 +20,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from ingest.spool import Record
 
+log = logging.getLogger(__name__)
 Settled = Callable[[list[Record]], None]
 
 BUSY_POLL_S = 0.001
@@ -114,10 +115,12 @@ class KafkaProducer:
         return report
 
     def _poll(self) -> None:
-        self._producer.poll(0)
-        if self._finished:
-            self._settle_finished()
-        self._next_poll = self._loop.call_later(BUSY_POLL_S if self._in_flight else IDLE_POLL_S, self._poll)
+        try:
+            self._producer.poll(0)
+            if self._finished:
+                self._settle_finished()
+        finally:  # one failed poll must not end the polling: every batch in flight would wait for ever
+            self._next_poll = self._loop.call_later(BUSY_POLL_S if self._in_flight else IDLE_POLL_S, self._poll)
 
     def reachable(self, timeout_s: float) -> bool:
         """Blocking: whether the cluster answers a metadata request in time."""
@@ -136,4 +139,7 @@ class KafkaProducer:
     def _settle_finished(self) -> None:
         finished, self._finished = self._finished, []
         for delivery in finished:
-            delivery.on_settled(delivery.undelivered())
+            try:
+                delivery.on_settled(delivery.undelivered())
+            except Exception:  # the other batches' senders must still hear of theirs
+                log.exception("settling a delivered batch failed")

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     # Ingest limits
     max_body_bytes: int = 64 * 1024
     max_events_per_batch: int = 500
+    # A request body must arrive within this many seconds of its headers (slow-body clients get 408).
+    body_timeout_s: float = 10.0
     # Seconds ingest waits for Kafka before it spools a batch instead.
     produce_deadline_s: float = 2.0
     spool_max_bytes: int = 512 * 1024 * 1024

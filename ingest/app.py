@@ -42,6 +42,8 @@ def _rejection(exc: RequestRejected, headers: dict[str, str] | None = None) -> R
     extra = dict(headers or {})
     if exc.retry_after is not None:
         extra["Retry-After"] = str(exc.retry_after)
+    if exc.status == 408:  # the rest of a late body must not be read as the connection's next request
+        extra["Connection"] = "close"
     return _json(exc.status, {"error": exc.reason, "detail": exc.detail}, extra)
 
 
@@ -78,7 +80,7 @@ def create_app(settings: Settings) -> Router:
     async def collect(request: Request) -> Response:
         metrics.inc("requests_native")
         try:
-            body = await read_limited(request, settings.max_body_bytes)
+            body = await read_limited(request, settings.max_body_bytes, settings.body_timeout_s)
             write_key, events, bad = decode_native(body, settings.max_events_per_batch)
             site = await collector.site_for(write_key)
             collector.check_origin(site, request)
@@ -92,7 +94,7 @@ def create_app(settings: Settings) -> Router:
         async def handler(request: Request) -> Response:
             metrics.inc("requests_segment")
             try:
-                body = await read_limited(request, settings.max_body_bytes * 8)
+                body = await read_limited(request, settings.max_body_bytes * 8, settings.body_timeout_s)
                 payload = decode_json(body)
                 site = await collector.site_for(write_key_from(request.headers, payload))
                 collector.check_origin(site, request)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 
 import msgspec
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from ingest.rejection import RequestRejected
 
@@ -16,7 +17,7 @@ INFLATE_RATIO = 8
 MAX_DEPTH = 32
 
 
-async def read_limited(request: Request, max_bytes: int) -> bytes:
+async def read_limited(request: Request, max_bytes: int, timeout_s: float) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -26,11 +27,19 @@ async def read_limited(request: Request, max_bytes: int) -> bytes:
             raise RequestRejected(400, "bad_content_length") from None
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise RequestRejected(413, "body_too_large", f"limit is {max_bytes} bytes")
-        chunks.append(chunk)
+    try:
+        # A client that sends its headers and then trickles or withholds the body would hold its connection
+        # and this request for ever.
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise RequestRejected(413, "body_too_large", f"limit is {max_bytes} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise RequestRejected(408, "body_timeout", f"the body did not arrive within {timeout_s:g} s") from None
+    except ClientDisconnect:
+        raise RequestRejected(400, "client_disconnected", "the client went away before its body") from None
     body = b"".join(chunks)
     encoding = request.headers.get("content-encoding", "").lower()
     if encoding in ("gzip", "deflate"):

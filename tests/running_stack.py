@@ -39,6 +39,7 @@ def port_env(base: int) -> dict[str, str]:
         "CLICKPULSE_KAFKA_CONTROLLER_PORT": str(base + 11),
         "CLICKPULSE_REDIS_URL": f"redis://127.0.0.1:{base + 20}/0",
         "CLICKPULSE_SESSION_SWEEP_S": "1",
+        "CLICKPULSE_BODY_TIMEOUT_S": "2",
     }
 
 

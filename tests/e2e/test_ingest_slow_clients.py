@@ -1,0 +1,62 @@
+"""Clients that hold a request open without finishing it: the collector answers 408 and hangs up instead of
+waiting for ever, and one that vanishes mid-body costs nothing but its own request."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from urllib.parse import urlsplit
+
+import httpx
+
+from tests.running_stack import BROWSER_HEADERS, RunningStack, send_batch
+
+
+async def open_request(
+    stack: RunningStack, body: bytes, declared: int
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Send the headers of a POST /collect declaring `declared` body bytes, then only `body`."""
+    address = urlsplit(stack.ingest)
+    reader, writer = await asyncio.open_connection(address.hostname, address.port)
+    head = ["POST /collect HTTP/1.1", f"Host: {address.netloc}", f"Content-Length: {declared}"]
+    head += [f"{name}: {value}" for name, value in BROWSER_HEADERS.items()]
+    writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+    await writer.drain()
+    return reader, writer
+
+
+def test_a_client_that_stops_sending_its_body_gets_408_and_is_disconnected(stack: RunningStack) -> None:
+    timeout_s = stack.settings.body_timeout_s
+
+    async def stall() -> tuple[bytes, bytes, float]:
+        reader, writer = await open_request(stack, b'{"write_key": "wk_', declared=500)
+        started = time.monotonic()
+        try:
+            answer = await asyncio.wait_for(reader.read(65536), timeout_s + 10)
+            after = await asyncio.wait_for(reader.read(65536), 5)  # b"" once the server has hung up
+        finally:
+            writer.close()
+        return answer, after, time.monotonic() - started
+
+    answer, after, waited = asyncio.run(stall())
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.startswith(b"HTTP/1.1 408")
+    assert json.loads(rest.split(b"\r\n\r\n", 1)[1])["error"] == "body_timeout"
+    assert after == b"" and timeout_s <= waited < timeout_s + 10
+
+
+def test_clients_that_vanish_mid_body_leave_the_service_answering_and_logging_no_error(stack: RunningStack) -> None:
+    async def vanish() -> None:
+        for _ in range(20):
+            _, writer = await open_request(stack, b'{"write_key": "wk_', declared=500)
+            writer.close()
+            await writer.wait_closed()
+
+    asyncio.run(vanish())
+    site = stack.create_site("vanishing")
+    assert send_batch(stack.ingest, site, "v-after", [{"id": "after-1", "type": "pageview", "ts": 1,
+                                                       "url": "https://shop.test/"}]) == 200  # fmt: skip
+    log = (stack.data_dir / "logs" / "ingest.log").read_text()
+    assert "Exception in ASGI application" not in log
+    assert httpx.get(f"{stack.ingest}/healthz", timeout=5).status_code == 200

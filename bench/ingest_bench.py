@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from clickpulse.local_stack.kafka_broker import broker_command
+from clickpulse.local_stack.ports import INGEST, KAFKA, REDIS, ports_env
 from clickpulse.local_stack.redis_server import redis_command
 from clickpulse.local_stack.supervisor import Service, Supervisor, http_ok, port_open
 from clickpulse.settings import REPO_ROOT, Settings
@@ -119,22 +120,19 @@ def main() -> None:
     data = Path(tempfile.mkdtemp(prefix="clickpulse-ingest-bench-"))
     env = {
         **os.environ,
+        **ports_env(BASE),
         "CLICKPULSE_DATA_DIR": str(data),
-        "CLICKPULSE_INGEST_PORT": str(BASE + 1),
-        "CLICKPULSE_KAFKA_BOOTSTRAP": f"127.0.0.1:{BASE + 10}",
-        "CLICKPULSE_KAFKA_CONTROLLER_PORT": str(BASE + 11),
-        "CLICKPULSE_REDIS_URL": f"redis://127.0.0.1:{BASE + 20}/0",
         # wrk hammers from one address: limits high enough never to refuse, so the bucket's cost is measured.
         "CLICKPULSE_RATE_LIMIT_IP_PER_S": "1e9",
         "CLICKPULSE_RATE_LIMIT_SITE_PER_S": "1e9",
     }
     os.environ.update(env)
     settings = Settings()
-    ingest = f"http://127.0.0.1:{BASE + 1}"
+    ingest = f"http://127.0.0.1:{BASE + INGEST}"
     supervisor = Supervisor(data / "logs", data / "stack.json", env)
     try:
-        supervisor.start(Service("redis", redis_command(settings), lambda: port_open("127.0.0.1", BASE + 20)))
-        supervisor.start(Service("kafka", broker_command(settings), lambda: port_open("127.0.0.1", BASE + 10)))
+        supervisor.start(Service("redis", redis_command(settings), lambda: port_open("127.0.0.1", BASE + REDIS)))
+        supervisor.start(Service("kafka", broker_command(settings), lambda: port_open("127.0.0.1", BASE + KAFKA)))
         asyncio.run(ensure_topics(settings))
         write_key = asyncio.run(create_site(settings.redis_url, "bench")).write_key
         serve_cmd = ["taskset", "-c", INGEST_CORE, sys.executable, __file__, "serve"]

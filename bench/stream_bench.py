@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from clickpulse import live_keys
 from clickpulse.local_stack.kafka_broker import broker_command
+from clickpulse.local_stack.ports import INGEST, KAFKA, REDIS, ports_env
 from clickpulse.local_stack.redis_server import redis_command
 from clickpulse.local_stack.supervisor import Service, Supervisor, http_ok, port_open
 from clickpulse.records import EVENTS_TOPIC, EnrichedEvent, Product, event_decoder, event_encoder
@@ -39,6 +40,7 @@ from clickpulse.sites import create_site
 from clickpulse.topics import ensure_topics
 
 RESULTS = REPO_ROOT / "bench" / "results"
+BASE = 19400
 WORKER_CORE = "1"
 # Ingest rightly flags python-httpx, or a browser agent without Accept-Language, as a bot, and bots stay out
 # of the live counters.
@@ -210,11 +212,8 @@ def main() -> None:
     data = Path(tempfile.mkdtemp(prefix="clickpulse-bench-"))
     env = {
         **os.environ,
+        **ports_env(BASE),
         "CLICKPULSE_DATA_DIR": str(data),
-        "CLICKPULSE_KAFKA_BOOTSTRAP": "127.0.0.1:19410",
-        "CLICKPULSE_KAFKA_CONTROLLER_PORT": "19411",
-        "CLICKPULSE_REDIS_URL": "redis://127.0.0.1:19420/0",
-        "CLICKPULSE_INGEST_PORT": "19401",
         "CLICKPULSE_WORKER_INSTANCE": "bench",
         # All load comes from this machine's one address; the per-IP limit would cap it.
         "CLICKPULSE_RATE_LIMIT_IP_PER_S": "1000000",
@@ -223,8 +222,8 @@ def main() -> None:
     settings = Settings()
     supervisor = Supervisor(data / "logs", data / "stack.json", env)
     try:
-        supervisor.start(Service("redis", redis_command(settings), lambda: port_open("127.0.0.1", 19420)))
-        supervisor.start(Service("kafka", broker_command(settings), lambda: port_open("127.0.0.1", 19410)))
+        supervisor.start(Service("redis", redis_command(settings), lambda: port_open("127.0.0.1", BASE + REDIS)))
+        supervisor.start(Service("kafka", broker_command(settings), lambda: port_open("127.0.0.1", BASE + KAFKA)))
         run_env = {**env, "CLICKPULSE_TOPIC_PREFIX": "tput-", "CLICKPULSE_WORKER_ID": "bench-tput"}
         tput = Settings(topic_prefix="tput-", worker_id="bench-tput")
         asyncio.run(ensure_topics(tput))
@@ -237,14 +236,16 @@ def main() -> None:
         print(f"worker per CPU-second:               {worker_eps_cpu:,.0f} events/s", flush=True)
 
         supervisor.start(Service("ingest", [sys.executable, "-m", "clickpulse.cli", "ingest"],
-                                 lambda: http_ok("http://127.0.0.1:19401/healthz")))  # fmt: skip
+                                 lambda: http_ok(f"http://127.0.0.1:{BASE + INGEST}/healthz")))  # fmt: skip
         lat_env = {
             **env,
             "CLICKPULSE_WORKER_ID": "bench-latency",
             "CLICKPULSE_WORKER_INSTANCE": "bench-latency",
             "CLICKPULSE_WORKER_BATCH_WITHIN_S": "0.05",
         }
-        samples = latency(settings, lat_env, "http://127.0.0.1:19401", worker_eps / 2, 60, data / "logs" / "w.log")
+        samples = latency(
+            settings, lat_env, f"http://127.0.0.1:{BASE + INGEST}", worker_eps / 2, 60, data / "logs" / "w.log"
+        )
         q = statistics.quantiles(samples, n=100)
         figures = {
             "events": total,

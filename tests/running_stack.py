@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from clickpulse.local_stack.ports import ports_env
 from clickpulse.settings import REPO_ROOT, Settings
 
 READY_LINE = "Ctrl-C stops everything."
@@ -30,17 +31,8 @@ TEST_PORT_BASE = int(os.environ.get("CLICKPULSE_TEST_PORT_BASE", "18000"))
 
 
 def port_env(base: int) -> dict[str, str]:
-    """A set of ports derived from one base, so several stacks can run side by side."""
-    return {
-        "CLICKPULSE_API_PORT": str(base),
-        "CLICKPULSE_INGEST_PORT": str(base + 1),
-        "CLICKPULSE_DEMO_SHOP_PORT": str(base + 2),
-        "CLICKPULSE_KAFKA_BOOTSTRAP": f"127.0.0.1:{base + 10}",
-        "CLICKPULSE_KAFKA_CONTROLLER_PORT": str(base + 11),
-        "CLICKPULSE_REDIS_URL": f"redis://127.0.0.1:{base + 20}/0",
-        "CLICKPULSE_SESSION_SWEEP_S": "1",
-        "CLICKPULSE_BODY_TIMEOUT_S": "2",
-    }
+    """A test stack's settings: its ports derived from one base, and timers short enough for tests."""
+    return {**ports_env(base), "CLICKPULSE_SESSION_SWEEP_S": "1", "CLICKPULSE_BODY_TIMEOUT_S": "2"}
 
 
 def port_free(port: int) -> bool:

@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.partitioner import DefaultPartitioner
 
 from clickpulse.local_stack.kafka_broker import broker_command
+from clickpulse.local_stack.ports import INGEST, REDIS
 from clickpulse.local_stack.redis_server import redis_command
 from clickpulse.local_stack.supervisor import Service, Supervisor, http_ok, port_open
 from clickpulse.records import EVENTS_TOPIC, event_decoder
@@ -73,10 +74,10 @@ def ingest_and_broker(tmp_path: Path) -> Iterator[tuple[Settings, Broker, str]]:
     supervisor = Supervisor(tmp_path / "logs", tmp_path / "stack.json", env)
     broker = Broker(settings, env, tmp_path / "logs" / "kafka.log")
     try:
-        supervisor.start(Service("redis", redis_command(settings), lambda: port_open("127.0.0.1", BASE + 20)))
+        supervisor.start(Service("redis", redis_command(settings), lambda: port_open("127.0.0.1", BASE + REDIS)))
         broker.start()
         asyncio.run(ensure_topics(settings))
-        ingest = f"http://127.0.0.1:{BASE + 1}"
+        ingest = f"http://127.0.0.1:{BASE + INGEST}"
         supervisor.start(Service("ingest", [sys.executable, "-m", "clickpulse.cli", "ingest"],
                                  lambda: http_ok(f"{ingest}/healthz")))  # fmt: skip
         yield settings, broker, ingest

@@ -9,12 +9,13 @@ from clickpulse.records import ERASURES_TOPIC, Erasure, event_encoder
 from clickpulse.settings import Settings
 
 
-async def tell_workers(settings: Settings, site_id: str, visitor_id: str, requested_at: int) -> None:
+async def tell_workers(settings: Settings, site_id: str, visitor_ids: list[str], requested_at: int) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
-        record = Erasure(site_id=site_id, visitor_id=visitor_id, requested_at=requested_at)
-        key = f"{site_id}:{visitor_id}".encode()
-        await producer.send_and_wait(settings.topic(ERASURES_TOPIC), event_encoder.encode(record), key=key)
+        for visitor_id in visitor_ids:
+            record = Erasure(site_id=site_id, visitor_id=visitor_id, requested_at=requested_at)
+            key = f"{site_id}:{visitor_id}".encode()
+            await producer.send_and_wait(settings.topic(ERASURES_TOPIC), event_encoder.encode(record), key=key)
     finally:
         await producer.stop()

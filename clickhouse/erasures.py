@@ -26,6 +26,19 @@ def erase_visitor(client: Client, database: str, site_id: str, visitor_id: str, 
     delete_rows(client, database, site_id, visitor_id)
 
 
+def visitors_of_customer(client: Client, database: str, site_id: str, customer_id: str) -> list[str]:
+    """Every visitor the warehouse knows as this customer: linked by an identify, or named on an event or
+    session."""
+    where = "WHERE site_id = {site:String} AND customer_id = {customer:String}"
+    rows = client.query(
+        " UNION DISTINCT ".join(
+            f"SELECT visitor_id FROM {database}.{table} {where}" for table in ("identity_links", "events", "sessions")
+        ),
+        parameters={"site": site_id, "customer": customer_id},
+    ).result_rows
+    return sorted({row[0] for row in rows})
+
+
 def delete_rows(client: Client, database: str, site_id: str, visitor_id: str) -> None:
     for table in TABLES:
         client.command(

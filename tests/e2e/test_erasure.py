@@ -50,6 +50,25 @@ def test_erasing_a_visitor_removes_their_events_sessions_and_live_presence(stack
     assert refused.status_code == 403
 
 
+def test_forgetting_a_customer_forgets_every_visitor_identified_as_them(stack: RunningStack) -> None:
+    site = stack.create_site("erasure-customer")
+    now = int(time.time() * 1000)
+    for device in ("laptop", "phone"):
+        identify = {"id": str(uuid.uuid4()), "type": "identify", "ts": now, "props": {"customer_id": "c-42"}}
+        assert send_batch(stack.ingest, site, device, [pageview(now - 1_000, f"/{device}"), identify]) == 200
+    assert send_batch(stack.ingest, site, "stranger", [pageview(now, "/")]) == 200
+    assert stack.wait_for_stats(site, {"pageviews": 3, "visitors": 3})["visitors"] == 3
+
+    headers = {"Authorization": f"Bearer {site['read_key']}"}
+    response = httpx.delete(f"{stack.api}/v1/sites/{site['site_id']}/customers/c-42", headers=headers, timeout=30)
+    assert response.status_code == 202
+    assert response.json()["visitors"] == ["laptop", "phone"]
+    stats = stack.stats(site)
+    assert (stats["pageviews"], stats["visitors"]) == (1, 1)
+    unknown = httpx.delete(f"{stack.api}/v1/sites/{site['site_id']}/customers/nobody", headers=headers, timeout=30)
+    assert (unknown.status_code, unknown.json()["visitors"]) == (202, [])
+
+
 def test_events_received_before_an_erasure_but_still_in_kafka_are_forgotten_and_later_ones_count(
     stack: RunningStack,
 ) -> None:

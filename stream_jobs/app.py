@@ -192,9 +192,8 @@ def create_app(settings: Settings) -> BatchingApp:
         for key, items in per_visitor.items():
             partition = partition_of[key]
             state = load(partition, key, items[0][1])
-            if state.erased_at:
-                erased_ids.update(e.event_id for _, e in items if e.received_at <= state.erased_at)
             result = apply(state, items, site_settings.windowing(state.site_id, w), wall)
+            erased_ids.update(result.erased)
             tuning = site_settings.intent(state.site_id)
             for event, session_index in result.applied:
                 if not event.is_bot:

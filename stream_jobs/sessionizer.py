@@ -190,7 +190,8 @@ class ApplyResult:
     applied: list[tuple[EnrichedEvent, int]] = field(default_factory=list)
     late: int = 0
     duplicates: int = 0
-    erased: int = 0
+    # Ids of events received before the visitor's erasure, skipped.
+    erased: list[str] = field(default_factory=list)
     new_customer: bool = False
 
 
@@ -216,7 +217,7 @@ def apply(state: VisitorState, events: list[tuple[int, EnrichedEvent]], w: Windo
             continue
         state.last_offset = offset
         if state.erased_at and event.received_at <= state.erased_at:
-            result.erased += 1
+            result.erased.append(event.event_id)
             continue
         if event.event_id in seen:
             result.duplicates += 1

@@ -18,7 +18,7 @@ from clickpulse.garbage_collection import freeze_start_up_objects
 from clickpulse.log_format import logging_config
 from clickpulse.settings import Settings
 from clickpulse.sites import Site
-from ingest.body import decode_json, read_limited
+from ingest.body import SlowBodyGuard, decode_json, read_limited
 from ingest.collector import Collector
 from ingest.incoming import IncomingEvent
 from ingest.metrics import Metrics
@@ -54,6 +54,7 @@ def create_app(settings: Settings) -> Router:
     sink = EventSink(settings, metrics)
     collector = Collector(settings, cache, sink, metrics, redis)
     script = TrackerScript()
+    slow_bodies = SlowBodyGuard(settings.body_timeout_s)
 
     def cors(request: Request) -> dict[str, str]:
         origin = request.headers.get("origin")
@@ -80,7 +81,7 @@ def create_app(settings: Settings) -> Router:
     async def collect(request: Request) -> Response:
         metrics.inc("requests_native")
         try:
-            body = await read_limited(request, settings.max_body_bytes, settings.body_timeout_s)
+            body = await read_limited(request, settings.max_body_bytes, slow_bodies)
             write_key, events, bad = decode_native(body, settings.max_events_per_batch)
             site = await collector.site_for(write_key)
             collector.check_origin(site, request)
@@ -94,7 +95,7 @@ def create_app(settings: Settings) -> Router:
         async def handler(request: Request) -> Response:
             metrics.inc("requests_segment")
             try:
-                body = await read_limited(request, settings.max_body_bytes * 8, settings.body_timeout_s)
+                body = await read_limited(request, settings.max_body_bytes * 8, slow_bodies)
                 payload = decode_json(body)
                 site = await collector.site_for(write_key_from(request.headers, payload))
                 collector.check_origin(site, request)

@@ -42,7 +42,9 @@ class Settings(BaseSettings):
     # Ingest limits
     max_body_bytes: int = 64 * 1024
     max_events_per_batch: int = 500
-    # A request body must arrive within this many seconds of its headers (slow-body clients get 408).
+    # A request's head must arrive within this many seconds of its first byte (or of the connection), and its
+    # body within as many of its head: slow clients get 408.
+    head_timeout_s: float = 10.0
     body_timeout_s: float = 10.0
     # Seconds ingest waits for Kafka before it spools a batch instead.
     produce_deadline_s: float = 2.0

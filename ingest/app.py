@@ -20,6 +20,7 @@ from clickpulse.settings import Settings
 from clickpulse.sites import Site
 from ingest.body import SlowBodyGuard, decode_json, read_limited
 from ingest.collector import Collector
+from ingest.http_protocol import protocol_with_head_deadline
 from ingest.incoming import IncomingEvent
 from ingest.metrics import Metrics
 from ingest.native_batch import decode_native
@@ -212,5 +213,6 @@ def serve(app: Router, settings: Settings) -> None:
         # The client's address is ingest/client_ip.py's to find, from configured trusted proxies only:
         # uvicorn's own rewrite would trust any loopback peer's X-Forwarded-For.
         proxy_headers=False,
+        http=protocol_with_head_deadline(settings.head_timeout_s),
         timeout_graceful_shutdown=10,
     )

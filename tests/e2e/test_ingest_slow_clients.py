@@ -1,5 +1,5 @@
-"""Clients that hold a request open without finishing it: the collector answers 408 and hangs up instead of
-waiting for ever, and one that vanishes mid-body costs nothing but its own request."""
+"""Clients that hold a connection open without finishing a request (slowloris): the collector answers 408 and
+hangs up instead of waiting for ever, and one that vanishes mid-body costs nothing but its own request."""
 
 from __future__ import annotations
 
@@ -43,6 +43,42 @@ def test_a_client_that_stops_sending_its_body_gets_408_and_is_disconnected(stack
     assert status_line.startswith(b"HTTP/1.1 408")
     assert json.loads(rest.split(b"\r\n\r\n", 1)[1])["error"] == "body_timeout"
     assert timeout_s <= waited < timeout_s + 10
+
+
+def test_clients_that_send_nothing_or_their_headers_too_slowly_get_408_and_are_disconnected(
+    stack: RunningStack,
+) -> None:
+    timeout_s = stack.settings.head_timeout_s
+    address = urlsplit(stack.ingest)
+
+    async def trickle(first_bytes: bytes) -> tuple[bytes, float]:
+        reader, writer = await asyncio.open_connection(address.hostname, address.port)
+        started = time.monotonic()
+        writer.write(first_bytes)
+        try:
+            # A byte every half second until just before the deadline: the head is never whole, though bytes
+            # keep coming (writing after the server hung up would only make this client's read fail).
+            for byte in b"Host: x\r\n"[: int(timeout_s / 0.5) - 1]:
+                await asyncio.sleep(0.5)
+                writer.write(bytes([byte]))
+            answer = await asyncio.wait_for(reader.read(), timeout_s + 10)
+        finally:
+            writer.close()
+        return answer, time.monotonic() - started
+
+    async def silent() -> tuple[bytes, float]:
+        reader, writer = await asyncio.open_connection(address.hostname, address.port)
+        started = time.monotonic()
+        try:
+            answer = await asyncio.wait_for(reader.read(), timeout_s + 10)
+        finally:
+            writer.close()
+        return answer, time.monotonic() - started
+
+    for answer, waited in (asyncio.run(trickle(b"POST /collect HTTP/1.1\r\n")), asyncio.run(silent())):
+        assert answer.startswith(b"HTTP/1.1 408")
+        assert timeout_s <= waited < timeout_s + 3  # checked once a second
+    assert httpx.get(f"{stack.ingest}/healthz", timeout=5).status_code == 200
 
 
 def test_clients_that_vanish_mid_body_leave_the_service_answering_and_logging_no_error(stack: RunningStack) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 from starlette.requests import ClientDisconnect, Request
 
+from ingest.deadlines import Deadlines
 from ingest.rejection import RequestRejected
 
 # Decompressed bodies may be this many times the wire limit; beyond it is a gzip bomb.
@@ -19,38 +20,21 @@ MAX_DEPTH = 32
 
 
 class SlowBodyGuard:
-    """Cancels body reads that outlast the timeout (a client that sends its headers and then trickles or
-    withholds the body would hold its connection and request for ever). One timer checks every read once a
-    second: a timer per request (asyncio.timeout) cost 5-10 us of a single event's ~160."""
+    """Cancels body reads that outlast the timeout: a client that sends its headers and then trickles or
+    withholds the body would hold its connection and request for ever."""
 
     def __init__(self, timeout_s: float) -> None:
         self.timeout_s = timeout_s
-        self._reading: dict[asyncio.Task[Any], float] = {}
-        self._expired: set[asyncio.Task[Any]] = set()
-        self._timer: asyncio.TimerHandle | None = None
+        self.expired: set[asyncio.Task[Any]] = set()
+        self.reads: Deadlines[asyncio.Task[Any]] = Deadlines(timeout_s, self._cancel)
 
-    def watch(self, task: asyncio.Task[Any]) -> None:
-        loop = asyncio.get_running_loop()
-        self._reading[task] = loop.time()
-        if self._timer is None:
-            self._timer = loop.call_later(1.0, self._check)
-
-    def expired(self, task: asyncio.Task[Any]) -> bool:
-        """Whether the guard cancelled this read."""
-        return task in self._expired
+    def _cancel(self, task: asyncio.Task[Any]) -> None:
+        self.expired.add(task)
+        task.cancel()
 
     def unwatch(self, task: asyncio.Task[Any]) -> None:
-        del self._reading[task]
-        self._expired.discard(task)
-
-    def _check(self) -> None:
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        for task, started in self._reading.items():
-            if now - started >= self.timeout_s and task not in self._expired:
-                self._expired.add(task)
-                task.cancel()
-        self._timer = loop.call_later(1.0, self._check) if self._reading else None
+        self.reads.unwatch(task)
+        self.expired.discard(task)
 
 
 async def read_limited(request: Request, max_bytes: int, guard: SlowBodyGuard) -> bytes:
@@ -65,7 +49,7 @@ async def read_limited(request: Request, max_bytes: int, guard: SlowBodyGuard) -
     size = 0
     task = asyncio.current_task()
     assert task is not None
-    guard.watch(task)
+    guard.reads.watch(task)
     try:
         async for chunk in request.stream():
             size += len(chunk)
@@ -73,7 +57,7 @@ async def read_limited(request: Request, max_bytes: int, guard: SlowBodyGuard) -
                 raise RequestRejected(413, "body_too_large", f"limit is {max_bytes} bytes")
             chunks.append(chunk)
     except asyncio.CancelledError:
-        if not guard.expired(task):
+        if task not in guard.expired:
             raise  # cancelled by someone else (a shutdown): not ours to answer
         task.uncancel()
         raise RequestRejected(408, "body_timeout", f"the body did not arrive within {guard.timeout_s:g} s") from None

@@ -30,8 +30,8 @@ def test_a_client_that_stops_sending_its_body_gets_408_and_is_disconnected(stack
     timeout_s = stack.settings.body_timeout_s
 
     async def stall() -> tuple[bytes, float]:
+        started = time.monotonic()  # before connecting: the server clock starts first
         reader, writer = await open_request(stack, b'{"write_key": "wk_', declared=500)
-        started = time.monotonic()
         try:
             answer = await asyncio.wait_for(reader.read(), timeout_s + 10)  # all until the server hangs up
         finally:
@@ -52,8 +52,8 @@ def test_clients_that_send_nothing_or_their_headers_too_slowly_get_408_and_are_d
     address = urlsplit(stack.ingest)
 
     async def trickle(first_bytes: bytes) -> tuple[bytes, float]:
+        started = time.monotonic()  # before connecting: the server clock starts first
         reader, writer = await asyncio.open_connection(address.hostname, address.port)
-        started = time.monotonic()
         writer.write(first_bytes)
         try:
             # A byte every half second until just before the deadline: the head is never whole, though bytes
@@ -67,8 +67,8 @@ def test_clients_that_send_nothing_or_their_headers_too_slowly_get_408_and_are_d
         return answer, time.monotonic() - started
 
     async def silent() -> tuple[bytes, float]:
+        started = time.monotonic()  # before connecting: the server clock starts first
         reader, writer = await asyncio.open_connection(address.hostname, address.port)
-        started = time.monotonic()
         try:
             answer = await asyncio.wait_for(reader.read(), timeout_s + 10)
         finally:

@@ -22,7 +22,7 @@ from api.queries import StatsQueries
 from api.realtime import RealtimeReader
 from api.time_range import time_range
 from clickhouse.client import connect
-from clickhouse.erasures import erase_visitor, visitors_of_customer
+from clickhouse.erasures import erase_visitors, visitors_of_customer
 from clickhouse.loader import Loader
 from clickhouse.migrate import apply_migrations
 from clickpulse import live_keys as keys
@@ -122,8 +122,7 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
         assert isinstance(queries, StatsQueries)
         requested_at = int(time.time() * 1000)
         db = settings.clickhouse_database
-        for visitor_id in visitor_ids:
-            await asyncio.to_thread(erase_visitor, queries.client, db, site_id, visitor_id, requested_at)
+        await asyncio.to_thread(erase_visitors, queries.client, db, site_id, visitor_ids, requested_at)
         await tell_workers(settings, site_id, visitor_ids, requested_at)
 
     @app.delete("/v1/sites/{site_id}/visitors/{visitor_id}", tags=["privacy"], status_code=202)

@@ -11,19 +11,20 @@ from clickhouse_connect.driver.client import Client
 
 from clickhouse.rows import timestamp
 
-TABLES = ("events", "sessions", "intent_signals", "identity_links")
+# Per table, the column that says when a row's data was gathered (what the loader's erasure check reads).
+GATHERED_AT = {"events": "received_at", "sessions": "start", "intent_signals": "at", "identity_links": "at"}
 # Erasures are read again this far back, so one recorded by a host whose clock lags still reaches the loader.
 CLOCK_SKEW_MS = 600_000
 
 
-def erase_visitor(client: Client, database: str, site_id: str, visitor_id: str, requested_at: int) -> None:
-    """Record the erasure first: from then on the loader writes none of the visitor's older records."""
+def erase_visitors(client: Client, database: str, site_id: str, visitor_ids: list[str], requested_at: int) -> None:
+    """Record the erasures first: from then on the loader writes none of these visitors' older records."""
     client.insert(
         f"{database}.erasures",
-        [[site_id, visitor_id, timestamp(requested_at)]],
+        [[site_id, visitor_id, timestamp(requested_at)] for visitor_id in visitor_ids],
         column_names=["site_id", "visitor_id", "requested_at"],
     )
-    delete_rows(client, database, site_id, visitor_id)
+    delete_rows(client, database, site_id, visitor_ids)
 
 
 def visitors_of_customer(client: Client, database: str, site_id: str, customer_id: str) -> list[str]:
@@ -39,11 +40,17 @@ def visitors_of_customer(client: Client, database: str, site_id: str, customer_i
     return sorted({row[0] for row in rows})
 
 
-def delete_rows(client: Client, database: str, site_id: str, visitor_id: str) -> None:
-    for table in TABLES:
+def delete_rows(
+    client: Client, database: str, site_id: str, visitor_ids: list[str], gathered_by: int | None = None
+) -> None:
+    """Delete the visitors' rows in every table; with gathered_by (ms), only those gathered by then."""
+    for table, column in GATHERED_AT.items():
+        where = "site_id = {site:String} AND visitor_id IN {visitors:Array(String)}"
+        if gathered_by is not None:
+            where += f" AND {column} <= fromUnixTimestamp64Milli({{by:Int64}})"
         client.command(
-            f"DELETE FROM {database}.{table} WHERE site_id = {{site:String}} AND visitor_id = {{visitor:String}}",
-            parameters={"site": site_id, "visitor": visitor_id},
+            f"DELETE FROM {database}.{table} WHERE {where}",
+            parameters={"site": site_id, "visitors": visitor_ids, "by": gathered_by or 0},
         )
 
 

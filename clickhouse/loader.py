@@ -146,7 +146,8 @@ class Loader:
                 written += len(batch)
         # An erasure recorded while this batch was on its way may have deleted before these rows were in.
         for site_id, visitor_id in self.erased.refresh() & visitors:
-            delete_rows(self.client, self.settings.clickhouse_database, site_id, visitor_id)
+            requested_at = self.erased.requested_at[(site_id, visitor_id)]
+            delete_rows(self.client, self.settings.clickhouse_database, site_id, [visitor_id], requested_at)
         return written
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -13,9 +13,10 @@ from aiokafka import AIOKafkaProducer
 
 from api.queries import StatsQueries
 from clickhouse.client import connect
-from clickhouse.erasures import ErasedVisitors, erase_visitor
+from clickhouse.erasures import ErasedVisitors, delete_rows, erase_visitors
 from clickhouse.loader import Loader
 from clickhouse.migrate import apply_migrations
+from clickhouse.rows import EVENT_COLUMNS, event_row
 from clickpulse.records import EVENTS_TOPIC, SESSIONS_TOPIC, EnrichedEvent, Session, event_encoder
 from clickpulse.settings import Settings
 from clickpulse.topics import ensure_topics
@@ -108,7 +109,7 @@ def test_an_erased_visitors_records_still_in_kafka_are_not_written_but_later_one
     asyncio.run(ensure_topics(settings))
     ev_topic, s_topic = settings.topic(EVENTS_TOPIC), settings.topic(SESSIONS_TOPIC)
     # v0's events and session were gathered by NOW; the visitor asks to be forgotten at NOW, before the loader runs.
-    erase_visitor(client, db, "s", "v0", requested_at=NOW)
+    erase_visitors(client, db, "s", ["v0"], requested_at=NOW)
     after = EnrichedEvent(
         event_id="late", site_id="s", visitor_id="v0", type="pageview", ts=NOW + 9, received_at=NOW + 1
     )
@@ -132,10 +133,23 @@ def test_the_loader_learns_each_erasure_once_as_news_and_then_covers_what_was_ga
     apply_migrations(client, db)
     erased = ErasedVisitors(client, db)
     assert erased.refresh() == set()
-    erase_visitor(client, db, "s", "v0", requested_at=NOW)
+    erase_visitors(client, db, "s", ["v0"], requested_at=NOW)
     assert erased.refresh() == {("s", "v0")}
     assert erased.refresh() == set()  # news once: the loader deletes what it inserted only for new erasures
     assert erased.covers("s", "v0", NOW) and not erased.covers("s", "v0", NOW + 1)
     assert not erased.covers("s", "v1", NOW)
-    erase_visitor(client, db, "s", "v0", requested_at=NOW + 5000)  # asked again later
+    erase_visitors(client, db, "s", ["v0"], requested_at=NOW + 5000)  # asked again later
     assert erased.refresh() == {("s", "v0")} and erased.covers("s", "v0", NOW + 1)
+
+
+def test_rows_an_erasure_covers_are_deleted_and_those_gathered_after_it_stay(tmp_path: Path) -> None:
+    settings = Settings(clickhouse_dsn=f"chdb://{tmp_path / 'ch'}", data_dir=tmp_path)
+    client, db = connect(settings), settings.clickhouse_database
+    apply_migrations(client, db)
+    rows = [event_row(e) for e in events()]  # all received at NOW
+    rows.append(event_row(EnrichedEvent(event_id="later", site_id="s", visitor_id="v0", type="pageview", ts=NOW,
+                                        received_at=NOW + 10)))  # fmt: skip
+    client.insert(f"{db}.events", rows, column_names=EVENT_COLUMNS)
+    delete_rows(client, db, "s", ["v0", "v1"], gathered_by=NOW + 5)
+    left = client.query(f"SELECT visitor_id, event_id FROM {db}.events ORDER BY event_id").result_rows
+    assert sorted({v for v, _ in left}) == ["v0", "v2"] and ("v0", "later") in left and len(left) == 4

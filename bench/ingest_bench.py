@@ -35,9 +35,9 @@ RESULTS = REPO_ROOT / "bench" / "results"
 BASE = 20500
 INGEST_CORE = "1"
 LOAD_CORE = "0"
-# A collector faces many browsers at once. Each request waits for Kafka's acks (10 ms linger, then the round
-# trip), so at 64 connections the server idled between turns of its loop and wrk measured that wait, not the
-# capacity of the core.
+# A collector faces many browsers at once. Each request waits for Kafka's acks (the round trip, and a turn of the
+# loop for the report), so at 64 connections the server idled between turns of its loop and wrk measured that
+# wait, not the capacity of the core.
 CONNECTIONS = 256
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
 

@@ -6,7 +6,7 @@ import base64
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 import msgspec
 import redis.asyncio as aioredis
@@ -25,6 +25,7 @@ from ingest.incoming import IncomingEvent
 from ingest.metrics import Metrics
 from ingest.native_batch import decode_native
 from ingest.rejection import EventRejected, RequestRejected
+from ingest.request_context import plain_headers
 from ingest.segment_api import decode_segment, write_key_from
 from ingest.sink import EventSink, Outcome
 from ingest.site_cache import SiteCache
@@ -57,18 +58,23 @@ def create_app(settings: Settings) -> Router:
     script = TrackerScript()
     slow_bodies = SlowBodyGuard(settings.body_timeout_s)
 
-    def cors(request: Request) -> dict[str, str]:
-        origin = request.headers.get("origin")
+    def cors(headers: Mapping[str, str]) -> dict[str, str]:
+        origin = headers.get("origin")
         return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"} if origin else {}
 
     async def respond(
-        request: Request, site: Site, events: list[IncomingEvent], bad: list[EventRejected], endpoint: str
+        headers: Mapping[str, str],
+        ip: str,
+        site: Site,
+        events: list[IncomingEvent],
+        bad: list[EventRejected],
+        endpoint: str,
     ) -> Response:
-        headers = cors(request)
+        answer_headers = cors(headers)
         try:
-            outcome, accepted, reasons = await collector.accept(request, site, events, bad, endpoint)
+            outcome, accepted, reasons = await collector.accept(headers, ip, site, events, bad, endpoint)
         except SpoolFull:
-            return _json(503, {"error": "spool_full"}, {**headers, "Retry-After": "30"})
+            return _json(503, {"error": "spool_full"}, {**answer_headers, "Retry-After": "30"})
         status = 200 if outcome is Outcome.PUBLISHED else 202
         if accepted == 0 and reasons:
             status = 400
@@ -77,37 +83,41 @@ def create_app(settings: Settings) -> Router:
             body["error"] = "all_events_rejected"
         if reasons:
             body["errors"] = sorted(set(reasons))[:10]
-        return _json(status, body, headers)
+        return _json(status, body, answer_headers)
 
     async def collect(request: Request) -> Response:
         metrics.inc("requests_native")
+        headers = plain_headers(request)
         try:
-            body = await read_limited(request, settings.max_body_bytes, slow_bodies)
+            body = await read_limited(request, headers, settings.max_body_bytes, slow_bodies)
             write_key, events, bad = decode_native(body, settings.max_events_per_batch)
             site = await collector.site_for(write_key)
-            collector.check_origin(site, request)
-            await collector.admit(request, site, len(events) + len(bad))
+            collector.check_origin(site, headers)
+            ip = collector.ip_of(request, headers)
+            await collector.admit(site, ip, len(events) + len(bad))
         except RequestRejected as exc:
             metrics.reject(exc.reason)
-            return _rejection(exc, cors(request))
-        return await respond(request, site, events, bad, "collect")
+            return _rejection(exc, cors(headers))
+        return await respond(headers, ip, site, events, bad, "collect")
 
     def segment(single_type: str | None):
         async def handler(request: Request) -> Response:
             metrics.inc("requests_segment")
+            headers = plain_headers(request)
             try:
-                body = await read_limited(request, settings.max_body_bytes * 8, slow_bodies)
+                body = await read_limited(request, headers, settings.max_body_bytes * 8, slow_bodies)
                 payload = decode_json(body)
-                site = await collector.site_for(write_key_from(request.headers, payload))
-                collector.check_origin(site, request)
+                site = await collector.site_for(write_key_from(headers, payload))
+                collector.check_origin(site, headers)
                 events, bad = decode_segment(payload, single_type, settings.max_events_per_batch)
-                await collector.admit(request, site, len(events) + len(bad))
+                ip = collector.ip_of(request, headers)
+                await collector.admit(site, ip, len(events) + len(bad))
             except RequestRejected as exc:
                 metrics.reject(exc.reason)
-                return _rejection(exc, cors(request))
-            response = await respond(request, site, events, bad, f"segment_{single_type or 'batch'}")
+                return _rejection(exc, cors(headers))
+            response = await respond(headers, ip, site, events, bad, f"segment_{single_type or 'batch'}")
             if response.status_code in (200, 202):
-                return _json(200, {"success": True}, cors(request))
+                return _json(200, {"success": True}, cors(headers))
             return response
 
         return handler
@@ -115,6 +125,7 @@ def create_app(settings: Settings) -> Router:
     async def pixel(request: Request) -> Response:
         """GET /pixel.gif?k=WRITE_KEY&id=EVENT_ID&u=URL&r=REFERRER&t=TITLE&v=VISITOR for no-script pages."""
         metrics.inc("requests_pixel")
+        headers = plain_headers(request)
         q = request.query_params
         gif = {"Cache-Control": "no-store"}
         try:
@@ -123,27 +134,28 @@ def create_app(settings: Settings) -> Router:
                 {
                     "id": q.get("id") or f"px-{time.time_ns()}",
                     "type": q.get("e", "pageview"),
-                    "url": q.get("u") or request.headers.get("referer", ""),
+                    "url": q.get("u") or headers.get("referer", ""),
                     "referrer": q.get("r", ""),
                     "title": q.get("t", ""),
                     "visitor_id": q.get("v") or None,
                 },
                 IncomingEvent,
             )
-            collector.check_origin(site, request)
-            await collector.admit(request, site, 1)
+            collector.check_origin(site, headers)
+            ip = collector.ip_of(request, headers)
+            await collector.admit(site, ip, 1)
         except RequestRejected as exc:
             metrics.reject(exc.reason)
             return Response(PIXEL, status_code=exc.status, media_type="image/gif", headers=gif)
         except msgspec.ValidationError:
             metrics.reject("invalid_pixel")
             return Response(PIXEL, status_code=400, media_type="image/gif", headers=gif)
-        response = await respond(request, site, [event], [], "pixel")
+        response = await respond(headers, ip, site, [event], [], "pixel")
         return Response(PIXEL, status_code=response.status_code, media_type="image/gif", headers=gif)
 
     async def preflight(request: Request) -> Response:
         headers = {
-            **cors(request),
+            **cors(plain_headers(request)),
             "Access-Control-Allow-Methods": "POST, GET, OPTIONS",
             "Access-Control-Allow-Headers": "Content-Type, Authorization, Content-Encoding",
             "Access-Control-Max-Age": "86400",

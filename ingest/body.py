@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -37,8 +38,8 @@ class SlowBodyGuard:
         self.expired.discard(task)
 
 
-async def read_limited(request: Request, max_bytes: int, guard: SlowBodyGuard) -> bytes:
-    declared = request.headers.get("content-length")
+async def read_limited(request: Request, headers: Mapping[str, str], max_bytes: int, guard: SlowBodyGuard) -> bytes:
+    declared = headers.get("content-length")
     if declared is not None:
         try:
             if int(declared) > max_bytes:
@@ -66,7 +67,7 @@ async def read_limited(request: Request, max_bytes: int, guard: SlowBodyGuard) -
     finally:
         guard.unwatch(task)
     body = b"".join(chunks)
-    encoding = request.headers.get("content-encoding", "").lower()
+    encoding = headers.get("content-encoding", "").lower()
     if encoding in ("gzip", "deflate"):
         body = inflate(body, max_bytes * INFLATE_RATIO)
     elif encoding not in ("", "identity"):

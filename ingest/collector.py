@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import msgspec
@@ -54,24 +55,24 @@ class Collector:
             raise RequestRejected(401, "unknown_write_key")
         return site
 
-    def check_origin(self, site: Site, request: Request) -> str:
+    def check_origin(self, site: Site, headers: Mapping[str, str]) -> str:
         """Allowed origins per site, from Origin or, when a browser sends none, the Referer's origin.
         An empty list allows any; a request with neither header (a server-side SDK) passes."""
-        origin = request.headers.get("origin", "")
+        origin = headers.get("origin", "")
         if not origin and site.origins:
-            referer = urlsplit(request.headers.get("referer", ""))
+            referer = urlsplit(headers.get("referer", ""))
             origin = f"{referer.scheme}://{referer.netloc}" if referer.scheme and referer.netloc else ""
         if site.origins and origin and origin not in site.origins:
             raise RequestRejected(403, "origin_not_allowed", origin[:200])
         return origin
 
-    def ip_of(self, request: Request) -> str:
+    def ip_of(self, request: Request, headers: Mapping[str, str]) -> str:
         peer = request.client.host if request.client else ""
-        return client_ip(peer, request.headers, self.trusted)
+        return client_ip(peer, headers, self.trusted)
 
-    async def admit(self, request: Request, site: Site, events: int) -> None:
+    async def admit(self, site: Site, ip: str, events: int) -> None:
         """The site's and the client's rate limits: a 429 with Retry-After when either bucket is empty."""
-        await self.limiter.admit(site, self.ip_of(request), self.cache.salt, events)
+        await self.limiter.admit(site, ip, self.cache.salt, events)
 
     def dead_letter(self, reason: str, raw: object, site_id: str, endpoint: str, received_at: int) -> Record:
         # An event's own JSON (msgspec.Raw) comes out as sent; bytes that are not UTF-8 cannot spoil the letter.
@@ -83,17 +84,17 @@ class Collector:
 
     async def accept(
         self,
-        request: Request,
+        headers: Mapping[str, str],
+        ip: str,
         site: Site,
         events: list[IncomingEvent],
         bad: list[EventRejected],
         endpoint: str,
     ) -> tuple[Outcome, int, list[str]]:
         received = now_ms()
-        ip = self.ip_of(request)
-        location = self.geo.locate(ip, request.headers)
-        agent = request.headers.get("user-agent", "")
-        ctx = build_context(site, received, ip, agent, location, self.cache.salt, request.headers)
+        location = self.geo.locate(ip, headers)
+        agent = headers.get("user-agent", "")
+        ctx = build_context(site, received, ip, agent, location, self.cache.salt, headers)
         records: list[Record] = []
         reasons = [b.reason for b in bad]
         dlq = [self.dead_letter(b.reason, b.raw, site.site_id, endpoint, received) for b in bad]

@@ -100,11 +100,25 @@ class RateLimiter:
         self._script = redis.register_script(LEASE_TOKENS_LUA)
         self._settings = settings
         self._local: dict[str, LocalBucket] = {}
+        # (site id, ip) -> (the Site and salt they were named with, the buckets): a hash and two names per request
+        # cost 2 us, a tenth of a single event's own work in ingest.
+        self._named: dict[tuple[str, str], tuple[Site, str, list[Bucket]]] = {}
         self.unchecked = 0  # requests admitted without a check while Redis was unreachable
         self.round_trips = 0  # EVALSHAs sent: leases taken and refusals confirmed
 
     def buckets(self, site: Site, ip: str, salt: str) -> list[Bucket]:
         """The site's bucket and the client's; a rate of 0 or less switches one off."""
+        named = self._named.get((site.site_id, ip))
+        # The site cache swaps in a new Site when its rules change, and the salt rotates daily.
+        if named is not None and named[0] is site and named[1] == salt:
+            return named[2]
+        if len(self._named) >= MAX_LOCAL_BUCKETS:
+            self._named = {}
+        buckets = self._name_buckets(site, ip, salt)
+        self._named[(site.site_id, ip)] = (site, salt, buckets)
+        return buckets
+
+    def _name_buckets(self, site: Site, ip: str, salt: str) -> list[Bucket]:
         s = self._settings
         site_rate = site.rate_limit_per_s or s.rate_limit_site_per_s
         ip_rate = site.ip_rate_limit_per_s or s.rate_limit_ip_per_s

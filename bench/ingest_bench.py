@@ -142,9 +142,11 @@ def main() -> None:
         scenarios = {"noop": ("/noop", 20), "single": ("/collect", 1), "batch20": ("/collect", 20)}
         figures: dict[str, dict[str, float]] = {}
         for name, (path, events) in scenarios.items():
-            # A warm-up of the same route first: the run right after another one showed p99s of 0.5-1 s while
-            # the server was still finishing the previous run's connections, and Kafka needs its metadata.
+            # A warm-up of the same route first (Kafka's metadata, the caches), then a pause: for a few seconds
+            # after a run of batches, the next run's connections saw 0.5-1 s p99s and 2 s timeouts (TCP
+            # retransmissions on loopback; nothing was spooled and Kafka's acks stayed under 250 ms).
             run_wrk(f"{ingest}{path}", write_key, events, 2, data)
+            time.sleep(3)
             cpu_before = cpu_seconds(server.process.pid)
             raw = run_wrk(f"{ingest}{path}", write_key, events, seconds, data)
             cpu_us = (cpu_seconds(server.process.pid) - cpu_before) * 1e6 / max(raw["requests"], 1)

@@ -54,7 +54,7 @@ def create_app(settings: Settings) -> Router:
     redis = aioredis.Redis.from_url(settings.redis_url)
     cache = SiteCache(redis)
     sink = EventSink(settings, metrics)
-    collector = Collector(settings, cache, sink, metrics, redis)
+    collector = Collector(settings, cache, metrics, redis)
     script = TrackerScript()
     slow_bodies = SlowBodyGuard(settings.body_timeout_s)
 
@@ -71,10 +71,12 @@ def create_app(settings: Settings) -> Router:
         endpoint: str,
     ) -> Response:
         answer_headers = cors(headers)
+        records, accepted, reasons = collector.records_for(headers, ip, site, events, bad, endpoint)
         try:
-            outcome, accepted, reasons = await collector.accept(headers, ip, site, events, bad, endpoint)
+            outcome = await sink.publish(records)
         except SpoolFull:
             return _json(503, {"error": "spool_full"}, {**answer_headers, "Retry-After": "30"})
+        metrics.inc("accepted_events", accepted)
         status = 200 if outcome is Outcome.PUBLISHED else 202
         if accepted == 0 and reasons:
             status = 400

@@ -22,7 +22,6 @@ from ingest.rate_limits import RateLimiter
 from ingest.referrers import known_referrers
 from ingest.rejection import EventRejected, RequestRejected
 from ingest.request_context import RequestContext, build_context, with_relayed_ip
-from ingest.sink import EventSink, Outcome
 from ingest.site_cache import SiteCache
 from ingest.spool import Record
 
@@ -34,12 +33,9 @@ def now_ms() -> int:
 class Collector:
     """Turns one decoded request into Kafka records; shared by every endpoint."""
 
-    def __init__(
-        self, settings: Settings, cache: SiteCache, sink: EventSink, metrics: Metrics, redis: aioredis.Redis
-    ) -> None:
+    def __init__(self, settings: Settings, cache: SiteCache, metrics: Metrics, redis: aioredis.Redis) -> None:
         self.settings = settings
         self.cache = cache
-        self.sink = sink
         self.metrics = metrics
         self.pipeline = Pipeline()
         self.limiter = RateLimiter(redis, settings)
@@ -82,7 +78,7 @@ class Collector:
         )
         return (self.dlq_topic, site_id.encode(), msgspec.json.encode(letter))
 
-    async def accept(
+    def records_for(
         self,
         headers: Mapping[str, str],
         ip: str,
@@ -90,7 +86,9 @@ class Collector:
         events: list[IncomingEvent],
         bad: list[EventRejected],
         endpoint: str,
-    ) -> tuple[Outcome, int, list[str]]:
+    ) -> tuple[list[Record], int, list[str]]:
+        """The request's records for Kafka (its enriched events, then a dead letter for each rejected one), how
+        many events were accepted, and why the others were rejected. Events a site rule leaves out are neither."""
         received = now_ms()
         location = self.geo.locate(ip, headers)
         agent = headers.get("user-agent", "")
@@ -117,6 +115,6 @@ class Collector:
             records.append((self.events_topic, result.key, event_encoder.encode(result)))
         for reason in reasons:
             self.metrics.reject(reason)
-        outcome = await self.sink.publish(records + dlq)
-        self.metrics.inc("accepted_events", len(records))
-        return outcome, len(records), reasons
+        accepted = len(records)
+        records += dlq
+        return records, accepted, reasons

@@ -22,7 +22,7 @@ from api.queries import StatsQueries
 from api.realtime import RealtimeReader
 from api.time_range import time_range
 from clickhouse.client import connect
-from clickhouse.erasures import erase_visitors, visitors_of_customer
+from clickhouse.erasures import erase_customer, erase_visitors
 from clickhouse.loader import Loader
 from clickhouse.migrate import apply_migrations
 from clickpulse import live_keys as keys
@@ -115,34 +115,32 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
         except BadCursor as exc:
             raise HTTPException(400, {"error": "bad_cursor", "detail": str(exc)}) from None
 
-    async def forget(site_id: str, visitor_ids: list[str]) -> None:
-        if not visitor_ids:
-            return
-        queries = state["queries"]
-        assert isinstance(queries, StatsQueries)
-        requested_at = int(time.time() * 1000)
-        db = settings.clickhouse_database
-        await asyncio.to_thread(erase_visitors, queries.client, db, site_id, visitor_ids, requested_at)
-        await tell_workers(settings, site_id, visitor_ids, requested_at)
-
     @app.delete("/v1/sites/{site_id}/visitors/{visitor_id}", tags=["privacy"], status_code=202)
     async def forget_visitor(request: Request, site_id: str, visitor_id: str) -> dict[str, object]:
         """Forget a visitor: events, sessions, signals and identity links are deleted, also those still on their
         way through Kafka, and the stream workers drop their state and live presence within a second."""
         await auth.site(request, site_id)
-        await forget(site_id, [visitor_id])
+        queries = state["queries"]
+        assert isinstance(queries, StatsQueries)
+        requested_at = int(time.time() * 1000)
+        db = settings.clickhouse_database
+        await asyncio.to_thread(erase_visitors, queries.client, db, site_id, [visitor_id], requested_at)
+        await tell_workers(settings, site_id, [visitor_id], requested_at)
         return {"site_id": site_id, "visitor_id": visitor_id, "erased": True}
 
     @app.delete("/v1/sites/{site_id}/customers/{customer_id}", tags=["privacy"], status_code=202)
     async def forget_customer(request: Request, site_id: str, customer_id: str) -> dict[str, object]:
         """Forget a customer: every visitor identified as them (by an identify, or on an event or session the
-        warehouse holds) is forgotten as DELETE /v1/sites/{site_id}/visitors/{visitor_id} does."""
+        warehouse holds) is forgotten as DELETE /v1/sites/{site_id}/visitors/{visitor_id} does. A visitor whom a
+        record still on its way through Kafka links to them is forgotten in the warehouse when it arrives."""
         await auth.site(request, site_id)
         queries = state["queries"]
         assert isinstance(queries, StatsQueries)
+        requested_at = int(time.time() * 1000)
         db = settings.clickhouse_database
-        visitors = await asyncio.to_thread(visitors_of_customer, queries.client, db, site_id, customer_id)
-        await forget(site_id, visitors)
+        visitors = await asyncio.to_thread(erase_customer, queries.client, db, site_id, customer_id, requested_at)
+        if visitors:
+            await tell_workers(settings, site_id, visitors, requested_at)
         return {"site_id": site_id, "customer_id": customer_id, "visitors": visitors, "erased": True}
 
     @app.get("/v1/sites/{site_id}/realtime", tags=["live"])

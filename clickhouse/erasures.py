@@ -1,9 +1,13 @@
-"""Visitor erasures in the warehouse: the erasure log, the deletion of a visitor's rows, and the loader's view
+"""Visitor erasures in the warehouse: the erasure logs, the deletion of a visitor's rows, and the loader's view
 of who was erased when.
 
 The API records an erasure, then deletes the visitor's rows. Records gathered before the erasure may still be
 in Kafka; the loader drops them (ErasedVisitors.covers), and deletes what it inserted while the erasure was
-being carried out (ErasedVisitors.refresh tells it who was erased since its last look)."""
+being carried out (ErasedVisitors.refresh tells it who was erased since its last look).
+
+A customer's erasure is recorded too, before the API looks up the customer's visitors: a record still in Kafka
+that links another visitor to the customer (an identify, or an event, session or signal naming them) makes the
+loader erase that visitor as of the customer's erasure (ErasedVisitors.customer_erased_at)."""
 
 from __future__ import annotations
 
@@ -19,12 +23,29 @@ CLOCK_SKEW_MS = 600_000
 
 def erase_visitors(client: Client, database: str, site_id: str, visitor_ids: list[str], requested_at: int) -> None:
     """Record the erasures first: from then on the loader writes none of these visitors' older records."""
+    record_erasures(client, database, site_id, visitor_ids, requested_at)
+    delete_rows(client, database, site_id, visitor_ids)
+
+
+def record_erasures(client: Client, database: str, site_id: str, visitor_ids: list[str], requested_at: int) -> None:
     client.insert(
         f"{database}.erasures",
         [[site_id, visitor_id, timestamp(requested_at)] for visitor_id in visitor_ids],
         column_names=["site_id", "visitor_id", "requested_at"],
     )
-    delete_rows(client, database, site_id, visitor_ids)
+
+
+def erase_customer(client: Client, database: str, site_id: str, customer_id: str, requested_at: int) -> list[str]:
+    """Record the customer's erasure, then erase every visitor the warehouse links to them; return those."""
+    client.insert(
+        f"{database}.customer_erasures",
+        [[site_id, customer_id, timestamp(requested_at)]],
+        column_names=["site_id", "customer_id", "requested_at"],
+    )
+    visitors = visitors_of_customer(client, database, site_id, customer_id)
+    if visitors:
+        erase_visitors(client, database, site_id, visitors, requested_at)
+    return visitors
 
 
 def visitors_of_customer(client: Client, database: str, site_id: str, customer_id: str) -> list[str]:
@@ -61,22 +82,42 @@ class ErasedVisitors:
         self.client = client
         self.database = database
         self.requested_at: dict[tuple[str, str], int] = {}
+        self.customers: dict[tuple[str, str], int] = {}  # (site, customer) -> when the customer was erased
         self._newest = 0
 
     def refresh(self) -> set[tuple[str, str]]:
         """Read the erasures recorded since the last look; return the visitors they are news for."""
+        since = "WHERE requested_at >= fromUnixTimestamp64Milli({since:Int64})"
         rows = self.client.query(
-            f"SELECT site_id, visitor_id, toUnixTimestamp64Milli(max(requested_at)) FROM {self.database}.erasures "
-            "WHERE requested_at >= fromUnixTimestamp64Milli({since:Int64}) GROUP BY site_id, visitor_id",
+            f"SELECT 'visitor', site_id, visitor_id, toUnixTimestamp64Milli(max(requested_at)) "
+            f"FROM {self.database}.erasures {since} GROUP BY site_id, visitor_id "
+            f"UNION ALL SELECT 'customer', site_id, customer_id, toUnixTimestamp64Milli(max(requested_at)) "
+            f"FROM {self.database}.customer_erasures {since} GROUP BY site_id, customer_id",
             parameters={"since": max(self._newest - CLOCK_SKEW_MS, 0)},
         ).result_rows
         news = set()
-        for site_id, visitor_id, at in rows:
-            if at > self.requested_at.get((site_id, visitor_id), -1):
-                self.requested_at[(site_id, visitor_id)] = at
-                news.add((site_id, visitor_id))
+        for kind, site_id, erased_id, at in rows:
             self._newest = max(self._newest, at)
+            if kind == "customer":
+                self.customers[(site_id, erased_id)] = max(at, self.customers.get((site_id, erased_id), -1))
+            elif at > self.requested_at.get((site_id, erased_id), -1):
+                self.requested_at[(site_id, erased_id)] = at
+                news.add((site_id, erased_id))
         return news
+
+    def customer_erased_at(self, site_id: str, customer_id: str, gathered_at: int) -> int | None:
+        """When the customer this data names was erased, if that was at or after the data was gathered."""
+        requested = self.customers.get((site_id, customer_id)) if customer_id else None
+        return requested if requested is not None and gathered_at <= requested else None
+
+    def erase(self, site_id: str, visitor_id: str, requested_at: int) -> bool:
+        """Log the erasure of a visitor the loader found linked to an erased customer, and cover their data from
+        now on; False when an erasure at or after that time was already known."""
+        if self.requested_at.get((site_id, visitor_id), -1) >= requested_at:
+            return False
+        record_erasures(self.client, self.database, site_id, [visitor_id], requested_at)
+        self.requested_at[(site_id, visitor_id)] = requested_at
+        return True
 
     def covers(self, site_id: str, visitor_id: str, gathered_at: int) -> bool:
         """Whether data gathered at this time (ms) belongs to an erasure requested since."""

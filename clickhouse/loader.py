@@ -123,11 +123,19 @@ class Loader:
         self.erased.refresh()
         rows: dict[str, list[list[object]]] = {topic: [] for topic in self.targets}
         visitors: set[tuple[str, str]] = set()
+        linked_to_erased: set[tuple[str, str]] = set()
         for message in messages:
             target = self.targets[message.topic]
             try:
                 record = target.decode(message.value)
-                if self.erased.covers(record.site_id, record.visitor_id, target.gathered_at(record)):
+                gathered_at = target.gathered_at(record)
+                # A link to an erased customer that was still in Kafka when the API looked up their visitors.
+                customer_erased_at = self.erased.customer_erased_at(record.site_id, record.customer_id, gathered_at)
+                if customer_erased_at is not None and self.erased.erase(
+                    record.site_id, record.visitor_id, customer_erased_at
+                ):
+                    linked_to_erased.add((record.site_id, record.visitor_id))
+                if self.erased.covers(record.site_id, record.visitor_id, gathered_at):
                     self.erased_records += 1
                     continue
                 rows[message.topic].append(target.row(record, message))
@@ -144,8 +152,9 @@ class Loader:
                 target = self.targets[topic]
                 self.client.insert(target.table, batch, column_names=target.columns)
                 written += len(batch)
-        # An erasure recorded while this batch was on its way may have deleted before these rows were in.
-        for site_id, visitor_id in self.erased.refresh() & visitors:
+        # An erasure recorded while this batch was on its way may have deleted before these rows were in; a visitor
+        # found linked to an erased customer has rows from earlier batches, and maybe from this one.
+        for site_id, visitor_id in (self.erased.refresh() & visitors) | linked_to_erased:
             requested_at = self.erased.requested_at[(site_id, visitor_id)]
             delete_rows(self.client, self.settings.clickhouse_database, site_id, [visitor_id], requested_at)
         return written

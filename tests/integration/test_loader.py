@@ -1,5 +1,5 @@
 """The loader against real Kafka and embedded chDB: redelivered records change no figure, and an erased
-visitor's records still in Kafka are never written."""
+visitor's records still in Kafka are never written, nor are those of a visitor they link to an erased customer."""
 
 from __future__ import annotations
 
@@ -13,11 +13,19 @@ from aiokafka import AIOKafkaProducer
 
 from api.queries import StatsQueries
 from clickhouse.client import connect
-from clickhouse.erasures import ErasedVisitors, delete_rows, erase_visitors
+from clickhouse.erasures import ErasedVisitors, delete_rows, erase_customer, erase_visitors
 from clickhouse.loader import Loader
 from clickhouse.migrate import apply_migrations
 from clickhouse.rows import EVENT_COLUMNS, event_row
-from clickpulse.records import EVENTS_TOPIC, SESSIONS_TOPIC, EnrichedEvent, Session, event_encoder
+from clickpulse.records import (
+    EVENTS_TOPIC,
+    IDENTITIES_TOPIC,
+    SESSIONS_TOPIC,
+    EnrichedEvent,
+    IdentityLink,
+    Session,
+    event_encoder,
+)
 from clickpulse.settings import Settings
 from clickpulse.topics import ensure_topics
 from tests.running_stack import RunningStack
@@ -61,11 +69,12 @@ async def produce(settings: Settings, records: list[tuple[str, bytes]]) -> None:
         await producer.stop()
 
 
-async def load_until(loader: Loader, rows: int) -> None:
+async def load_until(loader: Loader, records: int) -> None:
+    """Run the loader until it has taken this many records from Kafka, written or dropped as erased."""
     stop = asyncio.Event()
     task = asyncio.create_task(loader.run(stop))
     for _ in range(300):
-        if loader.loaded >= rows:
+        if loader.loaded + loader.erased_records >= records:
             break
         await asyncio.sleep(0.1)
     stop.set()
@@ -83,11 +92,11 @@ def test_redelivered_events_and_session_versions_count_once(stack: RunningStack,
     records = [(ev_topic, event_encoder.encode(e)) for e in events()]
     records += [(s_topic, event_encoder.encode(s)) for s in sessions()]
     asyncio.run(produce(settings, records))
-    asyncio.run(load_until(Loader(settings, client), rows=14))
+    asyncio.run(load_until(Loader(settings, client), records=14))
     # The same records again, as after a crash between insert and offset commit.
     asyncio.run(produce(settings, records))
     second = Loader(settings, client)
-    asyncio.run(load_until(second, rows=14))
+    asyncio.run(load_until(second, records=14))
     assert second.loaded == 14
 
     frm, to = dt.datetime.fromtimestamp(NOW / 1000 - 60, dt.UTC), dt.datetime.fromtimestamp(NOW / 1000 + 60, dt.UTC)
@@ -117,12 +126,55 @@ def test_an_erased_visitors_records_still_in_kafka_are_not_written_but_later_one
     records += [(s_topic, event_encoder.encode(s)) for s in sessions()]
     asyncio.run(produce(settings, records))
     loader = Loader(settings, client)
-    asyncio.run(load_until(loader, rows=7))
+    asyncio.run(load_until(loader, records=15))
 
     assert loader.loaded == 7 and loader.erased_records == 8  # v0: 4 events and 4 session versions
     v0_events = client.query(f"SELECT event_id FROM {db}.events WHERE visitor_id = 'v0'").result_rows
     assert v0_events == [("late",)]
     assert client.query(f"SELECT count() FROM {db}.sessions").result_rows == [(0,)]
+
+
+def test_a_visitor_whom_an_identify_still_in_kafka_links_to_an_erased_customer_is_forgotten_with_earlier_rows(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    settings = stack.settings.model_copy(
+        update={"topic_prefix": f"it-{uuid.uuid4().hex[:8]}-", "clickhouse_dsn": f"chdb://{tmp_path / 'ch'}"}
+    )
+    client, db = connect(settings), settings.clickhouse_database
+    apply_migrations(client, db)
+    asyncio.run(ensure_topics(settings))
+
+    def pageview(event_id: str, visitor_id: str, received_at: int) -> EnrichedEvent:
+        return EnrichedEvent(
+            event_id=event_id, site_id="s", visitor_id=visitor_id, type="pageview", ts=received_at,
+            received_at=received_at,
+        )  # fmt: skip
+
+    # v5 browsed anonymously and is in the warehouse; the identify naming them as c1 is still in Kafka when c1
+    # asks to be forgotten, so the API finds no visitor of c1.
+    loaded_before = [pageview("old", "v5", NOW - 5000), pageview("other", "v6", NOW - 5000)]
+    client.insert(f"{db}.events", [event_row(e) for e in loaded_before], column_names=EVENT_COLUMNS)
+    assert erase_customer(client, db, "s", "c1", requested_at=NOW) == []
+    in_kafka = [
+        (settings.topic(EVENTS_TOPIC), pageview("before-link", "v5", NOW - 600)),
+        (settings.topic(IDENTITIES_TOPIC), IdentityLink(site_id="s", visitor_id="v5", customer_id="c1", at=NOW - 500)),
+        (settings.topic(EVENTS_TOPIC), pageview("after-link", "v5", NOW - 400)),
+        (settings.topic(EVENTS_TOPIC), pageview("next-visit", "v5", NOW + 100)),  # after the erasure: kept
+        (settings.topic(EVENTS_TOPIC), pageview("v6-later", "v6", NOW - 300)),
+    ]
+    asyncio.run(produce(settings, [(topic, event_encoder.encode(record)) for topic, record in in_kafka]))
+    loader = Loader(settings, client)
+    asyncio.run(load_until(loader, records=5))
+
+    # The link is dropped; v5's events on either side of it in Kafka are dropped or deleted, as their topic's
+    # batch comes before or after the link's.
+    assert loader.erased_records >= 1
+    left = client.query(f"SELECT visitor_id, event_id FROM {db}.events ORDER BY event_id").result_rows
+    assert left == [("v5", "next-visit"), ("v6", "other"), ("v6", "v6-later")]
+    assert client.query(f"SELECT count() FROM {db}.identity_links").result_rows == [(0,)]
+    erased = ErasedVisitors(client, db)
+    erased.refresh()
+    assert erased.covers("s", "v5", NOW) and not erased.covers("s", "v5", NOW + 1)
 
 
 def test_the_loader_learns_each_erasure_once_as_news_and_then_covers_what_was_gathered_before_it(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from clickhouse_connect.driver.client import Client
 
 from api.queries import StatsQueries
 from clickhouse.client import connect
@@ -69,6 +70,17 @@ async def produce(settings: Settings, records: list[tuple[str, bytes]]) -> None:
         await producer.stop()
 
 
+def fresh_pipeline(stack: RunningStack, tmp_path: Path) -> tuple[Settings, Client, str]:
+    """Topics of the test's own on the running Kafka, and an empty warehouse in tmp_path."""
+    settings = stack.settings.model_copy(
+        update={"topic_prefix": f"it-{uuid.uuid4().hex[:8]}-", "clickhouse_dsn": f"chdb://{tmp_path / 'ch'}"}
+    )
+    client = connect(settings)
+    apply_migrations(client, settings.clickhouse_database)
+    asyncio.run(ensure_topics(settings))
+    return settings, client, settings.clickhouse_database
+
+
 async def load_until(loader: Loader, records: int) -> None:
     """Run the loader until it has taken this many records from Kafka, written or dropped as erased."""
     stop = asyncio.Event()
@@ -82,12 +94,7 @@ async def load_until(loader: Loader, records: int) -> None:
 
 
 def test_redelivered_events_and_session_versions_count_once(stack: RunningStack, tmp_path: Path) -> None:
-    settings = stack.settings.model_copy(
-        update={"topic_prefix": f"it-{uuid.uuid4().hex[:8]}-", "clickhouse_dsn": f"chdb://{tmp_path / 'ch'}"}
-    )
-    client = connect(settings)
-    apply_migrations(client, settings.clickhouse_database)
-    asyncio.run(ensure_topics(settings))
+    settings, client, _ = fresh_pipeline(stack, tmp_path)
     ev_topic, s_topic = settings.topic(EVENTS_TOPIC), settings.topic(SESSIONS_TOPIC)
     records = [(ev_topic, event_encoder.encode(e)) for e in events()]
     records += [(s_topic, event_encoder.encode(s)) for s in sessions()]
@@ -110,12 +117,7 @@ def test_redelivered_events_and_session_versions_count_once(stack: RunningStack,
 def test_an_erased_visitors_records_still_in_kafka_are_not_written_but_later_ones_are(
     stack: RunningStack, tmp_path: Path
 ) -> None:
-    settings = stack.settings.model_copy(
-        update={"topic_prefix": f"it-{uuid.uuid4().hex[:8]}-", "clickhouse_dsn": f"chdb://{tmp_path / 'ch'}"}
-    )
-    client, db = connect(settings), settings.clickhouse_database
-    apply_migrations(client, db)
-    asyncio.run(ensure_topics(settings))
+    settings, client, db = fresh_pipeline(stack, tmp_path)
     ev_topic, s_topic = settings.topic(EVENTS_TOPIC), settings.topic(SESSIONS_TOPIC)
     # v0's events and session were gathered by NOW; the visitor asks to be forgotten at NOW, before the loader runs.
     erase_visitors(client, db, "s", ["v0"], requested_at=NOW)
@@ -137,12 +139,7 @@ def test_an_erased_visitors_records_still_in_kafka_are_not_written_but_later_one
 def test_a_visitor_whom_an_identify_still_in_kafka_links_to_an_erased_customer_is_forgotten_with_earlier_rows(
     stack: RunningStack, tmp_path: Path
 ) -> None:
-    settings = stack.settings.model_copy(
-        update={"topic_prefix": f"it-{uuid.uuid4().hex[:8]}-", "clickhouse_dsn": f"chdb://{tmp_path / 'ch'}"}
-    )
-    client, db = connect(settings), settings.clickhouse_database
-    apply_migrations(client, db)
-    asyncio.run(ensure_topics(settings))
+    settings, client, db = fresh_pipeline(stack, tmp_path)
 
     def pageview(event_id: str, visitor_id: str, received_at: int) -> EnrichedEvent:
         return EnrichedEvent(

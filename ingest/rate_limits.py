@@ -32,6 +32,8 @@ LEASE_S = 1.0
 LEASE_SHARE_OF_BURST = 0.1
 # Past this many buckets held locally, expired ones are forgotten (one per client IP seen lately).
 MAX_LOCAL_BUCKETS = 100_000
+# Bucket names kept for clients seen lately; a flood of fresh addresses starts the list over.
+MAX_NAMED_CLIENTS = 10_000
 
 # KEYS: the buckets to lease from. ARGV: per bucket, the tokens needed, the tokens wanted, rate (tokens/s), burst.
 # Takes from every bucket or from none: answers {0, granted...} or {index of the first short bucket, ms to wait,
@@ -112,7 +114,7 @@ class RateLimiter:
         # The site cache swaps in a new Site when its rules change, and the salt rotates daily.
         if named is not None and named[0] is site and named[1] == salt:
             return named[2]
-        if len(self._named) >= MAX_LOCAL_BUCKETS:
+        if len(self._named) >= MAX_NAMED_CLIENTS:
             self._named = {}
         buckets = self._name_buckets(site, ip, salt)
         self._named[(site.site_id, ip)] = (site, salt, buckets)

@@ -28,9 +28,14 @@ def erase_visitors(client: Client, database: str, site_id: str, visitor_ids: lis
 
 
 def record_erasures(client: Client, database: str, site_id: str, visitor_ids: list[str], requested_at: int) -> None:
+    log_erasures(client, database, [(site_id, visitor_id, requested_at) for visitor_id in visitor_ids])
+
+
+def log_erasures(client: Client, database: str, erasures: list[tuple[str, str, int]]) -> None:
+    """(site, visitor, requested at ms) rows into the erasure log, in one insert."""
     client.insert(
         f"{database}.erasures",
-        [[site_id, visitor_id, timestamp(requested_at)] for visitor_id in visitor_ids],
+        [[site_id, visitor_id, timestamp(at)] for site_id, visitor_id, at in erasures],
         column_names=["site_id", "visitor_id", "requested_at"],
     )
 
@@ -83,6 +88,7 @@ class ErasedVisitors:
         self.database = database
         self.requested_at: dict[tuple[str, str], int] = {}
         self.customers: dict[tuple[str, str], int] = {}  # (site, customer) -> when the customer was erased
+        self._unlogged: dict[tuple[str, str], int] = {}  # erasures the loader found, for log_found
         self._newest = 0
 
     def refresh(self) -> set[tuple[str, str]]:
@@ -111,13 +117,18 @@ class ErasedVisitors:
         return requested if requested is not None and gathered_at <= requested else None
 
     def erase(self, site_id: str, visitor_id: str, requested_at: int) -> bool:
-        """Log the erasure of a visitor the loader found linked to an erased customer, and cover their data from
-        now on; False when an erasure at or after that time was already known."""
+        """Cover the data of a visitor the loader found linked to an erased customer from now on (log_found
+        writes it to the log); False when an erasure at or after that time was already known."""
         if self.requested_at.get((site_id, visitor_id), -1) >= requested_at:
             return False
-        record_erasures(self.client, self.database, site_id, [visitor_id], requested_at)
-        self.requested_at[(site_id, visitor_id)] = requested_at
+        self.requested_at[(site_id, visitor_id)] = self._unlogged[(site_id, visitor_id)] = requested_at
         return True
+
+    def log_found(self) -> None:
+        """Write the erasures erase() found since the last call, in one insert."""
+        if self._unlogged:
+            log_erasures(self.client, self.database, [(s, v, at) for (s, v), at in self._unlogged.items()])
+            self._unlogged = {}
 
     def covers(self, site_id: str, visitor_id: str, gathered_at: int) -> bool:
         """Whether data gathered at this time (ms) belongs to an erasure requested since."""

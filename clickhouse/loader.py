@@ -157,6 +157,8 @@ class Loader:
         for site_id, visitor_id in (self.erased.refresh() & visitors) | linked_to_erased:
             requested_at = self.erased.requested_at[(site_id, visitor_id)]
             delete_rows(self.client, self.settings.clickhouse_database, site_id, [visitor_id], requested_at)
+        # Logged once their rows are gone: a loader that crashes before this finds the links again on replay.
+        self.erased.log_found()
         return written
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -53,6 +53,7 @@ safe(() => {
   let timer = 0;
   let soon = 0;
   let inflight = 0;
+  let gone = 0;
 
   const allowed = () => trackingAllowed(config.consent, config.respectDnt, nav);
 
@@ -60,11 +61,14 @@ safe(() => {
   const retry = (events) => setTimeout(flush, queue.failed(events) + 9);
 
   // mode: 0 normal, 1 retries forced (back online), 2 the page is going away (forced, by sendBeacon).
+  // Once the page is gone, stored events wait for the next page: Chromium can still run this page's
+  // handlers as its tab closes (even tell it 'online' while the browser is offline), and what it took out
+  // of storage then would be lost with the page. Its own last events still go, by sendBeacon.
   const flush = safe((mode) => {
     clearTimeout(timer);
     timer = soon = 0;
     if (!config.key || !allowed()) return;
-    const events = queue.take(mode);
+    const events = queue.take(gone ? -1 : mode);
     if (!events.length) return;
     // Offline, a beacon would be accepted and lost, and a fetch would only fail: keep them for 'online'.
     if (nav.onLine === false) return retry(events);
@@ -74,7 +78,7 @@ safe(() => {
       // A string body is text/plain: no CORS preflight.
       const body = head.slice(0, -1) + ',"events":[' + chunk + "]}";
       const failed = () => retry(chunk);
-      if (mode > 1 && nav.sendBeacon) nav.sendBeacon(url, body) || failed();
+      if ((gone || mode > 1) && nav.sendBeacon) nav.sendBeacon(url, body) || failed();
       else {
         // keepalive lets a request outlive the page, but browsers allow 64 KB of them in flight: a burst
         // beyond that would be refused, so the rest go as plain requests.
@@ -99,7 +103,7 @@ safe(() => {
     // flushAt events, and the host page's handler is not held up); else within flushInterval.
     // Serialized now: the page may change its objects afterwards, and one that cannot be serialized
     // (a cycle) is dropped alone instead of spoiling its batch.
-    // Offline, an event is stored at once (as a failed send): a browser may drop what a closing tab writes.
+    // Offline, an event is stored at once (as a failed send): a tab can be killed before it hears pagehide.
     const full =
       queue.add(JSON.stringify({ id: uuid(), type, ts: Date.now(), url: location.href, ...fields })) ||
       nav.onLine === false;
@@ -174,9 +178,15 @@ safe(() => {
       leavePage();
       currentUrl = null;
       flush(2);
+      gone = 1;
     });
     // A page restored from the back-forward cache is a new view of it, though its URL did not change.
-    on("pageshow", (e) => e.persisted && check(1));
+    on("pageshow", (e) => {
+      if (e.persisted) {
+        gone = 0;
+        check(1);
+      }
+    });
     on("visibilitychange", () => document.visibilityState == "hidden" && flush(2), document);
     on("online", () => flush(1));
     on("offline", () => flush());

@@ -34,12 +34,12 @@ export function createQueue(flushAt, storage, now = Date.now, random = Math.rand
   return {
     // Queue an event; true when a batch is full and should go now.
     add: (event) => pending.push(event) >= flushAt,
-    // Events to send now: stored retries once their backoff has passed (at once when forced), then
-    // what is pending.
-    take(force) {
+    // Events to send now: stored retries once their backoff has passed (retries 0), at once (1) or not at
+    // all (-1), then what is pending.
+    take(retries) {
       let events = pending;
       pending = [];
-      if (force || now() >= dueAt) {
+      if (retries > 0 || (!retries && now() >= dueAt)) {
         const stored = read();
         if (stored.length) {
           write([]);

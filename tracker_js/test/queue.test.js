@@ -51,6 +51,15 @@ test("a forced take (back online, page going away) does not wait for the backoff
   assert.deepEqual(ids(q.take(true)), ["a", "b"]);
 });
 
+test("a page that is gone takes only its own pending events: what is stored waits for the next page", () => {
+  const storage = memoryStorage();
+  const q = createQueue(10, storage, () => 0);
+  q.failed([{ id: "a" }]);
+  q.add({ id: "b" });
+  assert.deepEqual(ids(q.take(-1)), ["b"]);
+  assert.deepEqual(ids(createQueue(10, storage).take()), ["a"]);
+});
+
 test("the retry queue survives a new page (a new queue on the same storage)", () => {
   const storage = memoryStorage();
   createQueue(10, storage).failed([{ id: "x" }]);

@@ -16,7 +16,6 @@ from fastapi.responses import FileResponse, JSONResponse
 from starlette.responses import StreamingResponse
 
 from api.auth import ReadKeyAuth
-from api.erasure import tell_workers
 from api.intent_feed import BadCursor, IntentFeed
 from api.queries import StatsQueries
 from api.realtime import RealtimeReader
@@ -26,8 +25,10 @@ from clickhouse.erasures import erase_customer, erase_visitors
 from clickhouse.loader import Loader
 from clickhouse.migrate import apply_migrations
 from clickpulse import live_keys as keys
+from clickpulse.records import Erasure
 from clickpulse.settings import Settings
 from clickpulse.sites import SiteRegistry
+from clickpulse.worker_erasures import tell_workers
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -125,7 +126,7 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
         requested_at = int(time.time() * 1000)
         db = settings.clickhouse_database
         await asyncio.to_thread(erase_visitors, queries.client, db, site_id, [visitor_id], requested_at)
-        await tell_workers(settings, site_id, [visitor_id], requested_at)
+        await tell_workers(settings, [Erasure(site_id=site_id, visitor_id=visitor_id, requested_at=requested_at)])
         return {"site_id": site_id, "visitor_id": visitor_id, "erased": True}
 
     @app.delete("/v1/sites/{site_id}/customers/{customer_id}", tags=["privacy"], status_code=202)
@@ -139,8 +140,9 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
         requested_at = int(time.time() * 1000)
         db = settings.clickhouse_database
         visitors = await asyncio.to_thread(erase_customer, queries.client, db, site_id, customer_id, requested_at)
-        if visitors:
-            await tell_workers(settings, site_id, visitors, requested_at)
+        await tell_workers(
+            settings, [Erasure(site_id=site_id, visitor_id=visitor, requested_at=requested_at) for visitor in visitors]
+        )
         return {"site_id": site_id, "customer_id": customer_id, "visitors": visitors, "erased": True}
 
     @app.get("/v1/sites/{site_id}/realtime", tags=["live"])

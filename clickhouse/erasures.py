@@ -124,10 +124,14 @@ class ErasedVisitors:
         self.requested_at[(site_id, visitor_id)] = self._unlogged[(site_id, visitor_id)] = requested_at
         return True
 
+    def found(self) -> list[tuple[str, str, int]]:
+        """The erasures erase() found since the last log_found: (site, visitor, requested_at)."""
+        return [(s, v, at) for (s, v), at in self._unlogged.items()]
+
     def log_found(self) -> None:
         """Write the erasures erase() found since the last call, in one insert."""
         if self._unlogged:
-            log_erasures(self.client, self.database, [(s, v, at) for (s, v), at in self._unlogged.items()])
+            log_erasures(self.client, self.database, self.found())
             self._unlogged = {}
 
     def covers(self, site_id: str, visitor_id: str, gathered_at: int) -> bool:

@@ -1,7 +1,7 @@
 """Kafka to ClickHouse. Offsets are committed only after the rows are written, and every table folds
 copies together (events by id, sessions by id and version, signals by id), so a redelivered batch
 changes no figure. Records of an erased visitor gathered before their erasure are never written
-(clickhouse/erasures.py)."""
+(clickhouse/erasures.py); a visitor found linked to an erased customer is forgotten by the workers too."""
 
 from __future__ import annotations
 
@@ -31,12 +31,14 @@ from clickpulse.records import (
     IDENTITIES_TOPIC,
     INTENT_TOPIC,
     SESSIONS_TOPIC,
+    Erasure,
     event_decoder,
     identity_decoder,
     session_decoder,
     signal_decoder,
 )
 from clickpulse.settings import Settings
+from clickpulse.worker_erasures import tell_workers
 
 log = logging.getLogger(__name__)
 LOADER_GROUP = "clickpulse-loader"
@@ -157,9 +159,15 @@ class Loader:
         for site_id, visitor_id in (self.erased.refresh() & visitors) | linked_to_erased:
             requested_at = self.erased.requested_at[(site_id, visitor_id)]
             delete_rows(self.client, self.settings.clickhouse_database, site_id, [visitor_id], requested_at)
-        # Logged once their rows are gone: a loader that crashes before this finds the links again on replay.
-        self.erased.log_found()
         return written
+
+    async def forget_found(self) -> None:
+        """The workers forget the visitors this batch found linked to an erased customer, then the erasures are
+        logged: a loader that crashes before either finds the links again on replay and does both again."""
+        found = self.erased.found()
+        await tell_workers(self.settings, [Erasure(site_id=s, visitor_id=v, requested_at=at) for s, v, at in found])
+        if found:
+            await asyncio.to_thread(self.erased.log_found)
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -174,6 +182,7 @@ class Loader:
                     if not messages:
                         continue
                     self.loaded += await asyncio.to_thread(self.write, messages)
+                    await self.forget_found()
                     await consumer.commit()
             except asyncio.CancelledError:
                 raise

@@ -1,5 +1,6 @@
 """The loader against real Kafka and embedded chDB: redelivered records change no figure, and an erased
-visitor's records still in Kafka are never written, nor are those of a visitor they link to an erased customer."""
+visitor's records still in Kafka are never written, nor are those of a visitor they link to an erased customer
+(whom the workers are told to forget too)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from clickhouse_connect.driver.client import Client
 
 from api.queries import StatsQueries
@@ -19,12 +20,15 @@ from clickhouse.loader import Loader
 from clickhouse.migrate import apply_migrations
 from clickhouse.rows import EVENT_COLUMNS, event_row
 from clickpulse.records import (
+    ERASURES_TOPIC,
     EVENTS_TOPIC,
     IDENTITIES_TOPIC,
     SESSIONS_TOPIC,
     EnrichedEvent,
+    Erasure,
     IdentityLink,
     Session,
+    erasure_decoder,
     event_encoder,
 )
 from clickpulse.settings import Settings
@@ -68,6 +72,17 @@ async def produce(settings: Settings, records: list[tuple[str, bytes]]) -> None:
             await producer.send_and_wait(topic, value, key=b"s:v")
     finally:
         await producer.stop()
+
+
+async def consume_all(settings: Settings, topic: str) -> list[tuple[bytes, bytes]]:
+    """(key, value) of every record on the topic so far."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        polled = await consumer.getmany(timeout_ms=3000)
+        return [(m.key, m.value) for batch in polled.values() for m in batch]
+    finally:
+        await consumer.stop()
 
 
 def fresh_pipeline(stack: RunningStack, tmp_path: Path) -> tuple[Settings, Client, str]:
@@ -172,6 +187,11 @@ def test_a_visitor_whom_an_identify_still_in_kafka_links_to_an_erased_customer_i
     erased = ErasedVisitors(client, db)
     erased.refresh()
     assert erased.covers("s", "v5", NOW) and not erased.covers("s", "v5", NOW + 1)
+    # The workers hear of it on the erasures topic, keyed like v5's events, and drop their state for v5.
+    told = asyncio.run(consume_all(settings, settings.topic(ERASURES_TOPIC)))
+    assert [(key, erasure_decoder.decode(value)) for key, value in told] == [
+        (b"s:v5", Erasure(site_id="s", visitor_id="v5", requested_at=NOW))
+    ]
 
 
 def test_the_loader_learns_each_erasure_once_as_news_and_then_covers_what_was_gathered_before_it(

@@ -4,7 +4,7 @@
 import { ACTIONS, attr, productFrom } from "./commerce.js";
 import { cssPath } from "./css_path.js";
 import { maskText } from "./mask.js";
-import { on } from "./util.js";
+import { on } from "./guard.js";
 
 const DOWNLOAD = /\.(pdf|zip|dmg|exe|msi|csv|xlsx?|docx?|pptx?|mp[34]|t?gz|7z|rar|apk)$/i;
 const CONTROLS = "a,button,[type=submit],[type=button],[role=button],[data-cp-event]";

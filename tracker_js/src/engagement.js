@@ -1,6 +1,6 @@
 // Engaged time counts only while the page is visible and focused; scroll depth is the deepest
 // point reached, in percent of the page. Both are reported with the page_leave event.
-import { on } from "./util.js";
+import { on } from "./guard.js";
 
 export function createEngagement() {
   let engaged = 0;

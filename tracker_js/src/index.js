@@ -7,7 +7,7 @@ import { forgetVisitor, uuid, visitorId } from "./identity.js";
 import { pageKey, watchNavigation } from "./navigation.js";
 import { trackingAllowed } from "./privacy.js";
 import { createQueue, splitBatches } from "./queue.js";
-import { on, safe } from "./util.js";
+import { on, safe } from "./guard.js";
 
 const w = window;
 const nav = navigator;

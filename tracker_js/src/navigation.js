@@ -1,6 +1,6 @@
 // One page view per distinct URL the visitor sees: pushState, replaceState (only when the URL
 // changes), popstate and hashchange, without double counting.
-import { on } from "./util.js";
+import { on } from "./guard.js";
 
 // The page's identity: a plain #anchor is the same page, a #/route (hash router) is not.
 export const pageKey = (href, hashRouting) => {

@@ -163,6 +163,11 @@ class Erasure(msgspec.Struct):
     visitor_id: str
     requested_at: int  # ms
 
+    @property
+    def key(self) -> bytes:
+        """The visitor's events' key: the erasure reaches the worker holding their state."""
+        return f"{self.site_id}:{self.visitor_id}".encode()
+
 
 event_encoder: Final = msgspec.json.Encoder()
 event_decoder: Final = msgspec.json.Decoder(EnrichedEvent)

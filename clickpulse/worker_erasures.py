@@ -20,10 +20,7 @@ async def tell_workers(settings: Settings, erasures: list[Erasure]) -> None:
     await producer.start()
     try:
         topic = settings.topic(ERASURES_TOPIC)
-        sent = [
-            await producer.send(topic, event_encoder.encode(e), key=f"{e.site_id}:{e.visitor_id}".encode())
-            for e in erasures
-        ]
+        sent = [await producer.send(topic, event_encoder.encode(e), key=e.key) for e in erasures]
         await asyncio.gather(*sent)
     finally:
         await producer.stop()

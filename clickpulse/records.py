@@ -128,10 +128,6 @@ class Session(msgspec.Struct, omit_defaults=True):
     closed: bool = False
     deleted: bool = False
 
-    @property
-    def duration_ms(self) -> int:
-        return self.end - self.start
-
 
 class IntentSignal(msgspec.Struct, omit_defaults=True):
     """A purchase-intent signal for CRMs. id is deterministic so re-emission is idempotent."""
@@ -171,9 +167,7 @@ class Erasure(msgspec.Struct):
 
 event_encoder: Final = msgspec.json.Encoder()
 event_decoder: Final = msgspec.json.Decoder(EnrichedEvent)
-events_decoder: Final = msgspec.json.Decoder(list[EnrichedEvent])
 session_decoder: Final = msgspec.json.Decoder(Session)
 signal_decoder: Final = msgspec.json.Decoder(IntentSignal)
-dead_letter_decoder: Final = msgspec.json.Decoder(DeadLetter)
 identity_decoder: Final = msgspec.json.Decoder(IdentityLink)
 erasure_decoder: Final = msgspec.json.Decoder(Erasure)

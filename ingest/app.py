@@ -6,7 +6,7 @@ import base64
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
 import msgspec
 import redis.asyncio as aioredis
@@ -102,7 +102,7 @@ def create_app(settings: Settings) -> Router:
             return _rejection(exc, cors(headers))
         return await respond(headers, ip, site, events, bad, "collect")
 
-    def segment(single_type: str | None):
+    def segment(single_type: str | None) -> Callable[[Request], Awaitable[Response]]:
         async def handler(request: Request) -> Response:
             metrics.inc("requests_segment")
             headers = plain_headers(request)

@@ -51,7 +51,7 @@ class Collector:
             raise RequestRejected(401, "unknown_write_key")
         return site
 
-    def check_origin(self, site: Site, headers: Mapping[str, str]) -> str:
+    def check_origin(self, site: Site, headers: Mapping[str, str]) -> None:
         """Allowed origins per site, from Origin or, when a browser sends none, the Referer's origin.
         An empty list allows any; a request with neither header (a server-side SDK) passes."""
         origin = headers.get("origin", "")
@@ -60,7 +60,6 @@ class Collector:
             origin = f"{referer.scheme}://{referer.netloc}" if referer.scheme and referer.netloc else ""
         if site.origins and origin and origin not in site.origins:
             raise RequestRejected(403, "origin_not_allowed", origin[:200])
-        return origin
 
     def ip_of(self, request: Request, headers: Mapping[str, str]) -> str:
         peer = request.client.host if request.client else ""

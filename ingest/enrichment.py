@@ -223,7 +223,7 @@ def put_props(d: Draft) -> Draft | Drop:
         elif isinstance(value, int | float | bool) or value is None:
             kept[key[:100]] = value
         elif isinstance(value, list | dict):
-            kept[key[:100]] = value  # already depth-bounded by the decoder's size limit
+            kept[key[:100]] = value  # depth already bounded by the decoder's nesting check (MAX_DEPTH)
     return d
 
 

@@ -104,7 +104,7 @@ class KafkaProducer:
             self._next_poll = self._loop.call_later(BUSY_POLL_S, self._poll)
         self._in_flight += delivery.waiting
 
-    def _reporter(self, delivery: Delivery):  # type: ignore[no-untyped-def]
+    def _reporter(self, delivery: Delivery) -> Callable[[KafkaError | None, Message], None]:
         def report(error: KafkaError | None, message: Message) -> None:
             if error is not None:
                 delivery.failed.append((message.topic(), message.key(), message.value()))

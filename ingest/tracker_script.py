@@ -27,7 +27,9 @@ class TrackerScript:
 
     def _response(self, request: Request, cache_control: str) -> Response:
         if not self.body:
-            return Response("tracker not built: run `make build-tracker`\n", status_code=404)
+            return Response(
+                "tracker not built: run scripts/setup.sh (or: cd tracker_js && npm run build)\n", status_code=404
+            )
         etag = f'"{self.version}"'
         headers = {"Cache-Control": cache_control, "ETag": etag, "Access-Control-Allow-Origin": "*"}
         if request.headers.get("if-none-match") == etag:

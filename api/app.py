@@ -11,12 +11,13 @@ from pathlib import Path
 
 import orjson
 import redis.asyncio as aioredis
-from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import FileResponse
 from starlette.responses import StreamingResponse
 
 from api.auth import ReadKeyAuth
-from api.intent_feed import BadCursor, IntentFeed
+from api.errors import ApiError, install_error_answers
+from api.intent_feed import MAX_LIMIT, BadCursor, IntentFeed
 from api.queries import StatsQueries
 from api.realtime import RealtimeReader
 from api.time_range import time_range
@@ -73,9 +74,7 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
         lifespan=lifespan,
     )
 
-    @app.exception_handler(ValueError)
-    async def bad_value(request: Request, exc: ValueError) -> JSONResponse:
-        return JSONResponse({"error": "bad_request", "detail": str(exc)[:200]}, status_code=400)
+    install_error_answers(app)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, object]:
@@ -104,7 +103,7 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
         request: Request,
         site_id: str,
         cursor: str | None = Query(None, description="next_cursor of the previous page; omit to start"),
-        limit: int = Query(100, ge=1, le=1000),
+        limit: int = Query(100, ge=1, le=MAX_LIMIT),
     ) -> dict[str, object]:
         """Purchase-intent signals (high_intent, abandoned_cart, returning_customer) with reasons.
         Pages never repeat or skip a signal, even while new ones arrive."""
@@ -114,7 +113,7 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
         try:
             return await asyncio.to_thread(feed.page, site_id, cursor, limit)
         except BadCursor as exc:
-            raise HTTPException(400, {"error": "bad_cursor", "detail": str(exc)}) from None
+            raise ApiError(400, "bad_cursor", str(exc)) from None
 
     @app.delete("/v1/sites/{site_id}/visitors/{visitor_id}", tags=["privacy"], status_code=202)
     async def forget_visitor(request: Request, site_id: str, visitor_id: str) -> dict[str, object]:

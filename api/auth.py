@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 
+from api.errors import ApiError
 from clickpulse.sites import Site, SiteRegistry
 
 CACHE_S = 30.0
@@ -22,12 +23,12 @@ class ReadKeyAuth:
         header = request.headers.get("authorization", "")
         key = header[7:].strip() if header.lower().startswith("bearer ") else request.query_params.get("key", "")
         if not key:
-            raise HTTPException(401, {"error": "missing_read_key", "detail": "send Authorization: Bearer <read key>"})
+            raise ApiError(401, "missing_read_key", "send Authorization: Bearer <read key>")
         cached = self._ok.get((site_id, key))
         if cached and time.monotonic() - cached[0] < CACHE_S:
             return cached[1]
         site = await self.registry.check_read_key(site_id, key)
         if site is None:
-            raise HTTPException(403, {"error": "invalid_read_key"})
+            raise ApiError(403, "invalid_read_key", "no site has this id and read key")
         self._ok[(site_id, key)] = (time.monotonic(), site)
         return site

@@ -13,13 +13,15 @@ class StatsQueries:
         self.db = database
 
     def stats(self, site_id: str, frm: dt.datetime, to: dt.datetime, include_bots: bool) -> dict[str, object]:
+        # time_range answers in UTC; the parameters are typed as UTC, so no server time zone applies.
         params = {"site": site_id, "frm": frm.replace(tzinfo=None), "to": to.replace(tzinfo=None)}
         bot_filter = "" if include_bots else "AND is_bot = 0"
         events = self.client.query(
             f"""
             SELECT uniqExactIf(event_id, type = 'pageview'), uniqExact(visitor_id)
             FROM {self.db}.events
-            WHERE site_id = {{site:String}} AND ts >= {{frm:DateTime64(3)}} AND ts <= {{to:DateTime64(3)}} {bot_filter}
+            WHERE site_id = {{site:String}} {bot_filter}
+              AND ts >= {{frm:DateTime64(3, 'UTC')}} AND ts <= {{to:DateTime64(3, 'UTC')}}
             """,
             parameters=params,
         ).result_rows[0]
@@ -27,8 +29,8 @@ class StatsQueries:
             f"""
             SELECT count(), countIf(bounce = 1), avg(dateDiff('millisecond', start, end)), sum(converted), sum(revenue)
             FROM {self.db}.sessions FINAL
-            WHERE site_id = {{site:String}} AND start >= {{frm:DateTime64(3)}} AND start <= {{to:DateTime64(3)}}
-              AND deleted = 0 {bot_filter}
+            WHERE site_id = {{site:String}} AND deleted = 0 {bot_filter}
+              AND start >= {{frm:DateTime64(3, 'UTC')}} AND start <= {{to:DateTime64(3, 'UTC')}}
             """,
             parameters=params,
         ).result_rows[0]

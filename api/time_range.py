@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fastapi import HTTPException
+from api.errors import ApiError
 
-DEFAULT_DAYS = 7
+WEEK = dt.timedelta(days=7)
+EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(2299, 12, 31, 23, 59, 59, 999000, tzinfo=dt.UTC)
 
 
 def parse_instant(value: str, *, end_of_day: bool) -> dt.datetime:
@@ -19,15 +21,19 @@ def parse_instant(value: str, *, end_of_day: bool) -> dt.datetime:
             moment = dt.datetime.combine(day, dt.time.max if end_of_day else dt.time.min)
             return moment.replace(tzinfo=dt.UTC)
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parsed.astimezone(dt.UTC) if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
     except (ValueError, OverflowError, OSError):
-        raise HTTPException(400, {"error": "bad_time", "detail": f"cannot read {value!r} as a date or time"}) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+        raise ApiError(400, "bad_time", f"cannot read {value!r} as a date or time") from None
 
 
 def time_range(start: str | None, end: str | None) -> tuple[dt.datetime, dt.datetime]:
-    now = dt.datetime.now(dt.UTC)
-    to = parse_instant(end, end_of_day=True) if end else now
-    frm = parse_instant(start, end_of_day=False) if start else to - dt.timedelta(days=DEFAULT_DAYS)
+    """The range in UTC, clamped to the times the warehouse's DateTime64 columns hold."""
+    to = clamp(parse_instant(end, end_of_day=True)) if end else dt.datetime.now(dt.UTC)
+    frm = clamp(parse_instant(start, end_of_day=False)) if start else max(EARLIEST, to - WEEK)
     if frm > to:
-        raise HTTPException(400, {"error": "bad_range", "detail": "from is after to"})
+        raise ApiError(400, "bad_range", "from is after to")
     return frm, to
+
+
+def clamp(moment: dt.datetime) -> dt.datetime:
+    return min(max(moment, EARLIEST), LATEST)

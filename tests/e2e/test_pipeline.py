@@ -188,6 +188,26 @@ def test_the_api_requires_the_sites_read_key(stack: RunningStack) -> None:
     assert bad_range.status_code == 400
 
 
+def test_every_api_refusal_has_one_shape_with_a_machine_readable_reason(stack: RunningStack) -> None:
+    site = stack.create_site("refusals")
+    auth = {"Authorization": f"Bearer {site['read_key']}"}
+    base = f"{stack.api}/v1/sites/{site['site_id']}"
+    refusals = {
+        "missing_read_key": (401, httpx.get(f"{base}/stats")),
+        "invalid_read_key": (403, httpx.get(f"{base}/stats", headers={"Authorization": "Bearer rk_wrong"})),
+        "bad_time": (400, httpx.get(f"{base}/stats", params={"to": "0001-01-01T00:00:00+02:00"}, headers=auth)),
+        "bad_range": (400, httpx.get(f"{base}/stats", params={"from": "2026-02-02", "to": "2026-02-01"}, headers=auth)),
+        "bad_cursor": (400, httpx.get(f"{base}/intent", params={"cursor": "not-a-cursor"}, headers=auth)),
+        "invalid_parameter": (422, httpx.get(f"{base}/intent", params={"limit": 0}, headers=auth)),
+        "not_found": (404, httpx.get(f"{stack.api}/v1/nowhere", headers=auth)),
+    }
+    for reason, (status, response) in refusals.items():
+        assert (response.status_code, response.json()["error"]) == (status, reason), response.text
+        assert isinstance(response.json()["detail"], str)
+    ancient = httpx.get(f"{base}/stats", params={"to": "0001-01-01"}, headers=auth)
+    assert ancient.status_code == 200 and ancient.json()["pageviews"] == 0
+
+
 def test_dashboard_openapi_and_tracker_script_are_served(stack: RunningStack) -> None:
     assert "EventSource" in httpx.get(f"{stack.api}/").text
     spec = httpx.get(f"{stack.api}/openapi.json").json()

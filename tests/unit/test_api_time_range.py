@@ -1,0 +1,56 @@
+"""The API's from/to parameters: any offset is read as the instant it names, and no input escapes as a 500."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from api.errors import ApiError
+from api.time_range import EARLIEST, LATEST, time_range
+
+
+def test_a_time_with_an_offset_is_the_instant_it_names_in_utc() -> None:
+    frm, to = time_range("2026-11-01T00:00:00+02:00", "2026-11-01T12:00:00-05:00")
+    assert frm == dt.datetime(2026, 10, 31, 22, 0, tzinfo=dt.UTC)
+    assert to == dt.datetime(2026, 11, 1, 17, 0, tzinfo=dt.UTC)
+
+
+def test_a_date_covers_the_whole_utc_day() -> None:
+    frm, to = time_range("2026-11-01", "2026-11-01")
+    assert frm == dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    assert to.date() == dt.date(2026, 11, 1) and to.hour == 23
+
+
+def test_without_from_the_range_is_the_week_before_to() -> None:
+    frm, to = time_range(None, "1700000000000")
+    assert to - frm == dt.timedelta(days=7)
+
+
+def test_a_date_before_the_warehouse_begins_is_clamped_not_a_crash() -> None:
+    assert time_range(None, "0001-01-01") == (EARLIEST, EARLIEST)
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+02:00", "9999-12-31T23:59:59-05:00"])
+def test_a_time_whose_utc_instant_leaves_the_calendar_is_refused_as_bad_time(value: str) -> None:
+    with pytest.raises(ApiError) as refused:
+        time_range(value, None)
+    assert (refused.value.status, refused.value.error) == (400, "bad_time")
+
+
+def test_times_beyond_what_the_warehouse_holds_are_clamped_to_it() -> None:
+    frm, to = time_range("1900-01-01", "2999-01-01")
+    assert (frm, to) == (EARLIEST, LATEST)
+
+
+@pytest.mark.parametrize("value", ["tomorrow", "2026-13-01", "99999999999999999999999"])
+def test_unreadable_times_are_refused_as_bad_time(value: str) -> None:
+    with pytest.raises(ApiError) as refused:
+        time_range(value, None)
+    assert (refused.value.status, refused.value.error) == (400, "bad_time")
+
+
+def test_from_after_to_is_refused_as_bad_range() -> None:
+    with pytest.raises(ApiError) as refused:
+        time_range("2026-11-02", "2026-11-01")
+    assert (refused.value.status, refused.value.error) == (400, "bad_range")

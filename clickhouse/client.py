@@ -8,7 +8,7 @@ from clickhouse_connect.driver.client import Client
 from clickpulse.settings import Settings
 
 
-def connect(settings: Settings, *, database: str | None = None) -> Client:
+def connect(settings: Settings) -> Client:
     """chdb:///path gives an in-process engine (one path per process); http(s):// a server."""
     dsn = settings.effective_clickhouse_dsn
     if dsn.startswith("chdb:"):
@@ -18,7 +18,4 @@ def connect(settings: Settings, *, database: str | None = None) -> Client:
             from pathlib import Path
 
             Path(path).mkdir(parents=True, exist_ok=True)
-    client = clickhouse_connect.get_client(dsn=dsn)
-    if database:
-        client.database = database
-    return client
+    return clickhouse_connect.get_client(dsn=dsn)

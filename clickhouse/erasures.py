@@ -23,12 +23,8 @@ CLOCK_SKEW_MS = 600_000
 
 def erase_visitors(client: Client, database: str, site_id: str, visitor_ids: list[str], requested_at: int) -> None:
     """Record the erasures first: from then on the loader writes none of these visitors' older records."""
-    record_erasures(client, database, site_id, visitor_ids, requested_at)
-    delete_rows(client, database, site_id, visitor_ids)
-
-
-def record_erasures(client: Client, database: str, site_id: str, visitor_ids: list[str], requested_at: int) -> None:
     log_erasures(client, database, [(site_id, visitor_id, requested_at) for visitor_id in visitor_ids])
+    delete_rows(client, database, site_id, visitor_ids)
 
 
 def log_erasures(client: Client, database: str, erasures: list[tuple[str, str, int]]) -> None:

@@ -1,7 +1,8 @@
 """Kafka to ClickHouse. Offsets are committed only after the rows are written, and every table folds
-copies together (events by id, sessions by id and version, signals by id), so a redelivered batch
-changes no figure. Records of an erased visitor gathered before their erasure are never written
-(clickhouse/erasures.py); a visitor found linked to an erased customer is forgotten by the workers too."""
+copies together (events by id, sessions by id and version, signals by Kafka position, and a signal
+emitted again at a new position is not written), so a redelivered batch changes no figure. Records of
+an erased visitor gathered before their erasure are never written (clickhouse/erasures.py);
+a visitor found linked to an erased customer is forgotten by the workers too."""
 
 from __future__ import annotations
 

@@ -26,7 +26,8 @@ class Settings(BaseSettings):
     # Redis
     redis_url: str = "redis://127.0.0.1:6379/0"
 
-    # ClickHouse: chdb:///path (embedded, default under data_dir) or http://user:pass@host:8123/db
+    # ClickHouse: chdb:///path (embedded, default under data_dir) or http://user:pass@host:8123; the database
+    # is always clickhouse_database.
     clickhouse_dsn: str = ""
     clickhouse_database: str = "clickpulse"
 

@@ -30,7 +30,7 @@ BROWSER_HEADERS = {"Content-Type": "text/plain", "User-Agent": BROWSER_UA, "Acce
 TEST_PORT_BASE = int(os.environ.get("CLICKPULSE_TEST_PORT_BASE", "18000"))
 
 
-def port_env(base: int) -> dict[str, str]:
+def stack_env(base: int) -> dict[str, str]:
     """A test stack's settings: its ports derived from one base, and timers short enough for tests."""
     timers = {"CLICKPULSE_SESSION_SWEEP_S": "1", "CLICKPULSE_HEAD_TIMEOUT_S": "2", "CLICKPULSE_BODY_TIMEOUT_S": "2"}
     return {**ports_env(base), **timers}
@@ -60,7 +60,7 @@ def pid_alive(pid: int) -> bool:
 class RunningStack:
     def __init__(self, data_dir: Path, port_base: int) -> None:
         self.data_dir = data_dir
-        self.env = {**os.environ, **port_env(port_base), "CLICKPULSE_DATA_DIR": str(data_dir)}
+        self.env = {**os.environ, **stack_env(port_base), "CLICKPULSE_DATA_DIR": str(data_dir)}
         self.settings = Settings(**{k.removeprefix("CLICKPULSE_").lower(): v for k, v in self.env.items()
                                     if k.startswith("CLICKPULSE_")})  # fmt: skip
         self.process: subprocess.Popen[str] | None = None

@@ -97,7 +97,6 @@ def test_each_route_change_is_one_page_view_and_one_page_leave(
     assert [e["path"] for e in leaves] == routes
     assert leaves[0]["scroll_pct"] == 50
     assert 0 < leaves[0]["engaged_ms"] <= first_page_s * 1000 + 50
-    assert all(e["engaged_ms"] >= 0 for e in leaves)
     assert sum(e["engaged_ms"] for e in leaves) <= elapsed_s * 1000 + 50
     assert of_type(events, "pageview")[1]["title"] == "Cart"  # read after the route's own title update
     (product,) = of_type(events, "product_view")  # declared by the SPA route's view, counted with that route

@@ -27,7 +27,7 @@ from clickpulse.records import EVENTS_TOPIC, event_decoder
 from clickpulse.settings import Settings
 from clickpulse.sites import create_site
 from clickpulse.topics import ensure_topics
-from tests.running_stack import TEST_PORT_BASE, port_env, send_batch, wait_until
+from tests.running_stack import TEST_PORT_BASE, send_batch, stack_env, wait_until
 
 BASE = TEST_PORT_BASE + 300
 OUTAGE_S = 30
@@ -68,7 +68,7 @@ class Broker:
 
 @pytest.fixture()
 def ingest_and_broker(tmp_path: Path) -> Iterator[tuple[Settings, Broker, str]]:
-    env = {**os.environ, **port_env(BASE), "CLICKPULSE_DATA_DIR": str(tmp_path)}
+    env = {**os.environ, **stack_env(BASE), "CLICKPULSE_DATA_DIR": str(tmp_path)}
     settings = Settings(**{k.removeprefix("CLICKPULSE_").lower(): v for k, v in env.items()
                            if k.startswith("CLICKPULSE_")})  # fmt: skip
     supervisor = Supervisor(tmp_path / "logs", tmp_path / "stack.json", env)

@@ -31,5 +31,5 @@ def test_a_record_becomes_one_json_line_with_its_extra_fields_and_exception() ->
     assert second["level"] == "ERROR" and "RuntimeError: kafka down" in second["exc"]
 
 
-def test_the_level_comes_from_settings() -> None:
+def test_the_level_name_is_upper_cased_for_the_logging_config() -> None:
     assert logging_config("info")["root"]["level"] == "INFO"

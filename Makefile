@@ -1,5 +1,5 @@
 # Clickpulse: `make up` runs the whole stack with a demo; `make test` proves it against real services.
-.PHONY: setup up test test-unit lint bench-ingest clean
+.PHONY: setup up test test-unit lint clean
 
 setup:
 	@scripts/setup.sh

@@ -88,14 +88,25 @@ class EnrichedEvent(msgspec.Struct, omit_defaults=True):
         return f"{self.site_id}:{self.visitor_id}".encode()
 
 
+# A dead letter keeps at most this much of its input: enough to see what went wrong, never a whole upload.
+MAX_DEAD_LETTER_BYTES: Final = 65536
+
+
 class DeadLetter(msgspec.Struct):
-    """Input ingest rejected, with its reason and the raw bytes (latin-1 decoded so any byte survives JSON)."""
+    """Input ingest or the worker rejected, with its reason and the raw bytes (latin-1 decoded, so any byte
+    survives JSON and raw.encode("latin-1") gives them back)."""
 
     reason: str
     received_at: int
     site_id: str = ""
     endpoint: str = ""
     raw: str = ""
+
+    @classmethod
+    def of(cls, reason: str, raw: bytes, site_id: str, endpoint: str, received_at: int) -> DeadLetter:
+        """The letter for rejected bytes, cut to MAX_DEAD_LETTER_BYTES."""
+        text = raw[:MAX_DEAD_LETTER_BYTES].decode("latin-1")
+        return cls(reason=reason, received_at=received_at, site_id=site_id, endpoint=endpoint, raw=text)
 
 
 class Session(msgspec.Struct, omit_defaults=True):

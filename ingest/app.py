@@ -179,7 +179,7 @@ def create_app(settings: Settings) -> Router:
             "rate_limit_unchecked_requests": float(collector.limiter.unchecked),
             "rate_limit_redis_round_trips": float(collector.limiter.round_trips),
         }
-        return PlainTextResponse(metrics.render(gauges, collector.pipeline.dropped))
+        return PlainTextResponse(metrics.render(gauges))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Router) -> AsyncIterator[None]:

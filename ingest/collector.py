@@ -70,11 +70,9 @@ class Collector:
         await self.limiter.admit(site, ip, self.cache.salt, events)
 
     def dead_letter(self, reason: str, raw: object, site_id: str, endpoint: str, received_at: int) -> Record:
-        # An event's own JSON (msgspec.Raw) comes out as sent; bytes that are not UTF-8 cannot spoil the letter.
-        text = raw.decode("latin-1") if isinstance(raw, bytes) else msgspec.json.encode(raw).decode(errors="replace")
-        letter = DeadLetter(
-            reason=reason, received_at=received_at, site_id=site_id, endpoint=endpoint, raw=text[:65536]
-        )
+        # An event's own JSON (msgspec.Raw) comes out as sent.
+        data = raw if isinstance(raw, bytes) else msgspec.json.encode(raw)
+        letter = DeadLetter.of(reason, data, site_id, endpoint, received_at)
         return (self.dlq_topic, site_id.encode(), msgspec.json.encode(letter))
 
     def records_for(
@@ -104,12 +102,13 @@ class Collector:
                 event_ctx = relayed[incoming.ip]
             result = self.pipeline.run(incoming, event_ctx)
             if isinstance(result, Drop):
-                if not result.rejected:
-                    continue
-                reasons.append(result.reason)
-                dlq.append(
-                    self.dead_letter(result.reason, msgspec.to_builtins(incoming), site.site_id, endpoint, received)
-                )
+                if result.rejected:
+                    reasons.append(result.reason)
+                    dlq.append(
+                        self.dead_letter(result.reason, msgspec.to_builtins(incoming), site.site_id, endpoint, received)
+                    )
+                else:
+                    self.metrics.leave_out(result.reason)
                 continue
             records.append((self.events_topic, result.key, event_encoder.encode(result)))
         for reason in reasons:

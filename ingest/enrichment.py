@@ -1,13 +1,12 @@
 """Enrichment as a named list of small steps (after Plausible's ingestion).
 
-Each step takes the event being built and returns it, or returns a Drop with the reason.
-The pipeline counts every drop by reason.
+Each step takes the event being built and returns it, or returns a Drop with the reason
+(the collector counts each drop once, in ingest/metrics.py).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -246,7 +245,6 @@ STEPS: tuple[Step, ...] = (
 class Pipeline:
     def __init__(self, steps: tuple[Step, ...] = STEPS) -> None:
         self.steps = steps
-        self.dropped: Counter[str] = Counter()
 
     def run(self, incoming: IncomingEvent, ctx: RequestContext) -> EnrichedEvent | Drop:
         out = EnrichedEvent(
@@ -263,6 +261,5 @@ class Pipeline:
         for step in self.steps:
             draft = step(draft)
             if isinstance(draft, Drop):
-                self.dropped[draft.reason] += 1
                 return draft
         return out

@@ -11,14 +11,19 @@ class Metrics:
     def __init__(self) -> None:
         self.counters: Counter[str] = Counter()
         self.rejected: Counter[str] = Counter()
+        self.left_out: Counter[str] = Counter()
         self._latency = [0] * (len(LATENCY_BUCKETS) + 1)
         self._latency_sum = 0.0
 
     def inc(self, name: str, by: int = 1) -> None:
         self.counters[name] += by
 
-    def reject(self, reason: str, by: int = 1) -> None:
-        self.rejected[reason.split(":", 1)[0]] += by
+    def reject(self, reason: str) -> None:
+        self.rejected[reason.split(":", 1)[0]] += 1
+
+    def leave_out(self, reason: str) -> None:
+        """An event a site rule left out on purpose (sampling, allow-list): counted, but not as an error."""
+        self.left_out[reason] += 1
 
     def observe_produce(self, seconds: float) -> None:
         self._latency_sum += seconds
@@ -28,12 +33,13 @@ class Metrics:
                 return
         self._latency[-1] += 1
 
-    def render(self, gauges: dict[str, float], dropped: Counter[str]) -> str:
+    def render(self, gauges: dict[str, float]) -> str:
         lines = ["# TYPE clickpulse_ingest_total counter"]
         lines += [f'clickpulse_ingest_total{{what="{k}"}} {v}' for k, v in sorted(self.counters.items())]
         lines.append("# TYPE clickpulse_ingest_rejected_total counter")
-        merged = self.rejected + dropped
-        lines += [f'clickpulse_ingest_rejected_total{{reason="{k}"}} {v}' for k, v in sorted(merged.items())]
+        lines += [f'clickpulse_ingest_rejected_total{{reason="{k}"}} {v}' for k, v in sorted(self.rejected.items())]
+        lines.append("# TYPE clickpulse_ingest_left_out_total counter")
+        lines += [f'clickpulse_ingest_left_out_total{{reason="{k}"}} {v}' for k, v in sorted(self.left_out.items())]
         for name, value in sorted(gauges.items()):
             lines += [f"# TYPE clickpulse_ingest_{name} gauge", f"clickpulse_ingest_{name} {value}"]
         lines.append("# TYPE clickpulse_ingest_produce_seconds histogram")

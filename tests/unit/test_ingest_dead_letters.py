@@ -1,0 +1,58 @@
+"""What the collector makes of dropped events: one dead letter per rejection, carrying the input byte for byte,
+and one count per drop, rejected or left out by a site rule."""
+
+from __future__ import annotations
+
+import msgspec
+import redis.asyncio as aioredis
+
+from clickpulse.records import MAX_DEAD_LETTER_BYTES, DeadLetter
+from clickpulse.settings import Settings
+from clickpulse.sites import Site
+from ingest.collector import Collector
+from ingest.incoming import IncomingEvent
+from ingest.metrics import Metrics
+from ingest.site_cache import SiteCache
+
+SITE = Site(site_id="s1", name="t", write_key="wk", read_key_sha256="x", created_at=0, event_types=["pageview"])
+HEADERS = {"user-agent": "Mozilla/5.0 Chrome/131.0", "accept-language": "en"}
+
+
+def collector_with(metrics: Metrics) -> Collector:
+    # records_for never talks to Redis: the client is made but never connected.
+    redis = aioredis.Redis.from_url("redis://127.0.0.1:1/0")
+    return Collector(Settings(), SiteCache(redis), metrics, redis)
+
+
+def event(**fields: object) -> IncomingEvent:
+    return msgspec.convert({"id": "e1", "visitor_id": "v", "url": "https://s.test/", **fields}, IncomingEvent)
+
+
+def test_a_dead_letter_gives_back_the_rejected_bytes_exactly_cut_at_the_limit() -> None:
+    raw = b"\xff\x00caf\xc3\xa9" + b"x" * MAX_DEAD_LETTER_BYTES
+    letter = DeadLetter.of("invalid_event", raw, "s1", "collect", 123)
+    assert letter.raw.encode("latin-1") == raw[:MAX_DEAD_LETTER_BYTES]
+    assert (letter.reason, letter.site_id, letter.endpoint, letter.received_at) == (
+        "invalid_event",
+        "s1",
+        "collect",
+        123,
+    )
+
+
+def test_each_drop_is_counted_once_rejections_apart_from_events_a_site_rule_left_out() -> None:
+    metrics = Metrics()
+    records, accepted, reasons = collector_with(metrics).records_for(
+        HEADERS,
+        "203.0.113.7",
+        SITE,
+        [event(type="teleport"), event(type="click"), event(type="pageview")],
+        [],
+        "collect",
+    )
+    assert accepted == 1 and reasons == ["unknown_event_type"]
+    letter = msgspec.json.decode(records[-1][2], type=DeadLetter)
+    assert letter.reason == "unknown_event_type" and b'"type":"teleport"' in letter.raw.encode("latin-1")
+    page = metrics.render({}).splitlines()
+    assert 'clickpulse_ingest_rejected_total{reason="unknown_event_type"} 1' in page
+    assert 'clickpulse_ingest_left_out_total{reason="event_type_not_allowed"} 1' in page

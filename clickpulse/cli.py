@@ -5,16 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import msgspec
 import redis.asyncio as aioredis
 
 from clickpulse.log_format import configure_logging, logging_config
 from clickpulse.settings import Settings, get_settings
-from clickpulse.sites import RULE_FIELDS, SiteRegistry
+from clickpulse.sites import RULE_FIELDS, Site, SiteRegistry
 
 
 def _run_ingest(settings: Settings, args: argparse.Namespace) -> None:
@@ -105,24 +106,55 @@ def _site(settings: Settings, args: argparse.Namespace) -> None:
             print(json.dumps({"site_id": site.site_id, "name": site.name, "write_key": site.write_key,
                               "origins": site.origins, "revoked": site.revoked}))  # fmt: skip
     elif args.site_command == "tune-intent":
-        from stream_jobs.intent import IntentSettings
-
-        overrides = {}
-        for pair in args.set:
-            name, _, value = pair.partition("=")
-            if name not in IntentSettings.__struct_fields__:
-                sys.exit(f"unknown intent setting {name!r}; one of: {', '.join(IntentSettings.__struct_fields__)}")
-            overrides[name] = float(value)
-        site = asyncio.run(_with_registry(settings, lambda r: r.tune_intent(args.site_id, overrides)))
-        if site is None:
-            sys.exit(f"no site {args.site_id}")
-        print(json.dumps({"site_id": args.site_id, "intent": site.intent}))  # type: ignore[attr-defined]
+        _tune_intent(settings, args)
     elif args.site_command == "rules":
         _site_rules(settings, args)
     elif args.site_command == "revoke":
         if not asyncio.run(_with_registry(settings, lambda r: r.revoke(args.site_id))):
             sys.exit(f"no site {args.site_id}")
         print(json.dumps({"site_id": args.site_id, "revoked": True}))
+
+
+def intent_overrides(current: Mapping[str, float], pairs: list[str]) -> dict[str, int | float]:
+    """A site's intent overrides after NAME=VALUE pairs, checked whole as the worker will read them (raises
+    ValueError saying what is wrong); values come back in their fields' types (half_life_ms=3600000 is an int)."""
+    from stream_jobs.intent import IntentSettings, tuned
+
+    fields = IntentSettings.__struct_fields__
+    changes: dict[str, float] = {}
+    for pair in pairs:
+        name, _, value = pair.partition("=")
+        if name not in fields:
+            raise ValueError(f"unknown intent setting {name!r}; one of: {', '.join(fields)}")
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError(f"intent setting {name} must be a number, not {value!r}") from None
+        if not math.isfinite(number):
+            raise ValueError(f"intent setting {name} must be a finite number, not {value!r}")
+        changes[name] = number
+    merged = {name: v for name, v in {**current, **changes}.items() if name in fields}
+    try:
+        checked = tuned(merged)
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"invalid intent settings, nothing saved: {exc}") from None
+    return {name: getattr(checked, name) for name in merged}
+
+
+def _tune_intent(settings: Settings, args: argparse.Namespace) -> None:
+    async def tune(registry: SiteRegistry) -> Site | None:
+        site = await registry.get(args.site_id)
+        if site is None:
+            return None
+        return await registry.tune_intent(args.site_id, intent_overrides(site.intent, args.set))
+
+    try:
+        site = asyncio.run(_with_registry(settings, tune))
+    except ValueError as exc:
+        sys.exit(str(exc))
+    if not isinstance(site, Site):
+        sys.exit(f"no site {args.site_id}")
+    print(json.dumps({"site_id": args.site_id, "intent": site.intent}))
 
 
 def _site_rules(settings: Settings, args: argparse.Namespace) -> None:

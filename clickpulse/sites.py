@@ -35,7 +35,7 @@ class Site(msgspec.Struct, omit_defaults=True):
     event_types: list[str] = []  # allowed event types; empty = all
     strip_params: list[str] = []  # query parameters removed from stored URLs (tokens, e-mail addresses ...)
     # Overrides of stream_jobs.intent.IntentSettings fields (weights, half-life, threshold ...).
-    intent: dict[str, float] = {}
+    intent: dict[str, int | float] = {}
 
 
 RULE_FIELDS = frozenset(
@@ -101,7 +101,7 @@ class SiteRegistry:
         await self._save(site)
         return True
 
-    async def tune_intent(self, site_id: str, overrides: dict[str, float]) -> Site | None:
+    async def tune_intent(self, site_id: str, overrides: dict[str, int | float]) -> Site | None:
         """Per-site intent settings (weights, half-life, threshold); workers pick them up within a minute."""
         site = await self.get(site_id)
         if site is None:

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Annotated
 
 import msgspec
 
@@ -26,12 +28,13 @@ DAY_MS = 86_400_000
 
 
 class IntentSettings(msgspec.Struct, frozen=True):
-    """Per-site knobs with sound defaults; a site may override any of them."""
+    """Per-site knobs with sound defaults; a site may override any of them (see tuned). The ranges keep
+    the model's divisions defined: a worker must never meet a half-life or scale of zero."""
 
-    half_life_ms: int = 3 * DAY_MS
-    scale: float = 8.0
-    threshold: float = 0.7
-    abandon_after_ms: int = 30 * 60 * 1000
+    half_life_ms: Annotated[int, msgspec.Meta(gt=0)] = 3 * DAY_MS
+    scale: Annotated[float, msgspec.Meta(gt=0)] = 8.0
+    threshold: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.7
+    abandon_after_ms: Annotated[int, msgspec.Meta(gt=0)] = 30 * 60 * 1000
     product_view: float = 1.0
     repeat_view: float = 1.5
     dwell_per_30s: float = 0.5
@@ -42,6 +45,12 @@ class IntentSettings(msgspec.Struct, frozen=True):
     checkout: float = 6.0
     return_visit: float = 2.0
     identified: float = 1.0
+
+
+def tuned(overrides: Mapping[str, float]) -> IntentSettings:
+    """The defaults with a site's overrides, checked against the fields' types and ranges (raises
+    msgspec.ValidationError). Not strict: JSON gives back a whole number stored for an int field as a float."""
+    return msgspec.convert({**msgspec.to_builtins(IntentSettings()), **overrides}, IntentSettings, strict=False)
 
 
 class IntentState(msgspec.Struct, omit_defaults=True):
@@ -59,7 +68,7 @@ class IntentState(msgspec.Struct, omit_defaults=True):
     current_page: str = ""
     current_product: str = ""
     ended_wall: int = 0  # wall-clock time the visitor's last session closed; 0 while one is open
-    sent: list[str] = []  # ids of signals already emitted (recent days only)
+    sent: list[str] = []  # ids of the last 50 signals emitted, whatever their age
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,10 +201,20 @@ def session_ended(state: IntentState, wall_ms: int) -> None:
     state.ended_wall = wall_ms
 
 
+def _abandoned_cart_id(state: IntentState, v: Visitor) -> str:
+    return signal_id(v.site_id, v.visitor_id, "abandoned_cart", ",".join(sorted(state.cart)), state.cart_at)
+
+
+def abandonment_pending(state: IntentState, v: Visitor) -> bool:
+    """A cart left behind by a session that has ended, not bought and not yet signalled: check_abandoned
+    will signal it once abandon_after_ms have passed."""
+    if not state.cart or not state.ended_wall or state.purchased_at >= state.cart_at:
+        return False
+    return _abandoned_cart_id(state, v) not in state.sent
+
+
 def check_abandoned(state: IntentState, v: Visitor, wall_ms: int, s: IntentSettings) -> IntentSignal | None:
     """Called from the sweep: a cart left behind once the session has been over for abandon_after_ms."""
-    if not state.cart or not state.ended_wall or wall_ms - state.ended_wall < s.abandon_after_ms:
-        return None
-    if state.purchased_at >= state.cart_at:
+    if not abandonment_pending(state, v) or wall_ms - state.ended_wall < s.abandon_after_ms:
         return None
     return _signal(state, v, "abandoned_cart", sorted(state.cart), state.cart_at, s)

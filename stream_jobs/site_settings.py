@@ -9,8 +9,8 @@ from dataclasses import replace
 import msgspec
 import redis.asyncio as aioredis
 
-from clickpulse.sites import SiteRegistry
-from stream_jobs.intent import IntentSettings
+from clickpulse.sites import Site, SiteRegistry
+from stream_jobs.intent import IntentSettings, tuned
 from stream_jobs.sessionizer import Windowing
 
 log = logging.getLogger(__name__)
@@ -41,14 +41,18 @@ class SiteSettings:
         except Exception:  # Redis down: keep what we had; the defaults are sound.
             log.warning("could not refresh site settings", exc_info=True)
             return
-        fresh = {}
         self._gap_ms = {site.site_id: site.session_gap_s * 1000 for site in sites if site.session_gap_s > 0}
-        for site in sites:
-            if site.intent:
-                try:
-                    fresh[site.site_id] = msgspec.convert(
-                        {**msgspec.to_builtins(self.default), **site.intent}, IntentSettings
-                    )
-                except msgspec.ValidationError:
-                    log.warning("ignoring invalid intent settings of site %s", site.site_id)
-        self._intent = fresh
+        self._intent = intent_settings_of(sites)
+
+
+def intent_settings_of(sites: list[Site]) -> dict[str, IntentSettings]:
+    """The intent settings of the sites that override some. A site whose stored overrides are out of range keeps
+    the defaults: a bad value must never reach the model, where it would stop the worker's batches."""
+    out = {}
+    for site in sites:
+        if site.intent:
+            try:
+                out[site.site_id] = tuned(site.intent)
+            except msgspec.ValidationError as exc:
+                log.warning("ignoring invalid intent settings of site %s: %s", site.site_id, exc)
+    return out

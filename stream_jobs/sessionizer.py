@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 import msgspec
 
 from clickpulse.records import EnrichedEvent, Session
-from stream_jobs.intent import IntentState
+from stream_jobs.intent import IntentState, Visitor
 
 BOUNCE_ENGAGED_MS = 10_000
+MAX_RETRACTED = 16
 
 
 class SessionState(msgspec.Struct, omit_defaults=True):
@@ -67,6 +68,10 @@ class VisitorState(msgspec.Struct, omit_defaults=True):
     # When the visitor asked to be forgotten (ms): events ingest received by then may still be on their way
     # through Kafka, and belong to the erasure.
     erased_at: int = 0
+    # Sessions retracted under their emitted_id (absorbed by a merge, or whose start moved), as they were
+    # retracted, so a re-emission after a crash repeats the retraction too (current_records); kept while
+    # events can still reach them, at most MAX_RETRACTED.
+    retracted: list[SessionState] = []
 
 
 ENTRY_FIELDS = (
@@ -95,6 +100,11 @@ class Windowing:
 
 def session_id(site_id: str, visitor_id: str, start: int) -> str:
     return hashlib.blake2b(f"{site_id}|{visitor_id}|{start}".encode(), digest_size=12).hexdigest()
+
+
+def intent_visitor(state: VisitorState, session_index: int) -> Visitor:
+    """The visitor as the intent model sees them in their session_index-th session."""
+    return Visitor(state.site_id, state.visitor_id, state.customer_id, session_index)
 
 
 def _absorb(session: SessionState, event: EnrichedEvent) -> None:
@@ -172,12 +182,19 @@ def _record(state: VisitorState, session: SessionState, *, deleted: bool = False
     )
 
 
+def _retract(state: VisitorState, session: SessionState, out: list[Session]) -> None:
+    """Retract the id the session was last emitted under, and remember the retraction for re-emission."""
+    out.append(_record(state, session, deleted=True, sid=session.emitted_id))
+    kept = [r for r in state.retracted if r.emitted_id != session.emitted_id]
+    state.retracted = [*kept[-(MAX_RETRACTED - 1) :], msgspec.structs.replace(session, event_ids=[])]
+
+
 def _emit(state: VisitorState, session: SessionState, out: list[Session]) -> None:
     """Upsert the session under its current id; retract the id it had before if that changed."""
     state.version += 1
     current = session_id(state.site_id, state.visitor_id, session.start)
     if session.emitted_id and session.emitted_id != current:
-        out.append(_record(state, session, deleted=True, sid=session.emitted_id))
+        _retract(state, session, out)
         state.version += 1
     session.emitted_id = current
     out.append(_record(state, session))
@@ -232,12 +249,7 @@ def apply(state: VisitorState, events: list[tuple[int, EnrichedEvent]], w: Windo
         seen.add(event.event_id)
         state.stream_time = max(state.stream_time, event.ts)
         state.last_seen_wall = wall_ms
-        joined = [
-            s
-            for s in state.sessions
-            if s.start - w.gap_ms <= event.ts <= s.end + w.gap_ms
-            and max(s.end, event.ts) - min(s.start, event.ts) < w.max_len_ms
-        ]
+        joined = _sessions_joined_by(state.sessions, event.ts, w)
         if not joined:
             state.sessions_started += 1
             target = SessionState(start=event.ts, end=event.ts, ordinal=state.sessions_started)
@@ -260,17 +272,35 @@ def apply(state: VisitorState, events: list[tuple[int, EnrichedEvent]], w: Windo
     state.sessions.sort(key=lambda s: s.start)
     for gone in retracted:
         state.version += 1
-        result.emitted.append(_record(state, gone, deleted=True, sid=gone.emitted_id))
+        _retract(state, gone, result.emitted)
     for session in touched:
         _emit(state, session, result.emitted)
     _forget_unreachable(state, w)
     return result
 
 
+def _sessions_joined_by(sessions: list[SessionState], ts: int, w: Windowing) -> list[SessionState]:
+    """The sessions an event at ts joins, earliest first: those within the gap, nearest first, as long as
+    the session they make together stays shorter than max_len (the 24 h cut holds for merged sessions too)."""
+    within_gap = [s for s in sessions if s.start - w.gap_ms <= ts <= s.end + w.gap_ms]
+    within_gap.sort(key=lambda s: max(s.start - ts, ts - s.end, 0))
+    joined: list[SessionState] = []
+    start = end = ts
+    for s in within_gap:
+        if max(end, s.end) - min(start, s.start) < w.max_len_ms:
+            joined.append(s)
+            start, end = min(start, s.start), max(end, s.end)
+    joined.sort(key=lambda s: s.start)
+    return joined
+
+
 def _forget_unreachable(state: VisitorState, w: Windowing) -> None:
-    """Closed sessions that no non-late event can reach any more leave the state (and their ids with them)."""
+    """Closed sessions that no non-late event can reach any more leave the state (and their ids with them),
+    and so do the retractions of sessions that ended before any such event."""
     horizon = state.stream_time - 2 * w.gap_ms - w.grace_ms
     state.sessions = [s for s in state.sessions if not (s.closed and s.end < horizon)]
+    if state.retracted:
+        state.retracted = [r for r in state.retracted if r.end >= horizon]
 
 
 def close_idle(state: VisitorState, w: Windowing, wall_ms: int) -> list[Session]:
@@ -286,5 +316,9 @@ def close_idle(state: VisitorState, w: Windowing, wall_ms: int) -> list[Session]
 
 
 def current_records(state: VisitorState) -> list[Session]:
-    """The latest record of every session in the state, without bumping versions (for re-emission)."""
-    return [_record(state, s) for s in state.sessions if s.emitted_id]
+    """The latest record of every session in the state and its kept retractions, without bumping versions
+    (for re-emission). A retracted id that a session carries again is that session's."""
+    live = [_record(state, s) for s in state.sessions if s.emitted_id]
+    ids = {s.emitted_id for s in state.sessions}
+    gone = [_record(state, r, deleted=True, sid=r.emitted_id) for r in state.retracted if r.emitted_id not in ids]
+    return gone + live

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import random
 
+import msgspec
+
 from clickpulse.records import EnrichedEvent
-from stream_jobs.sessionizer import VisitorState, Windowing, apply, close_idle, current_records, forget, session_id
+from stream_jobs.sessionizer import (
+    VisitorState,
+    Windowing,
+    apply,
+    close_idle,
+    current_records,
+    forget,
+    session_id,
+    state_decoder,
+)
 
 MIN = 60_000
 # Kafka Streams' SessionWindows docs use an inactivity gap of 5 (minutes here) and no grace.
@@ -148,3 +159,49 @@ def test_a_forgotten_visitor_keeps_no_sessions_and_skips_events_received_before_
     result = apply(state, [still_in_kafka, after], REF, wall_ms=0)
     assert result.erased == ["c"]
     assert [s.pageviews for s in state.sessions] == [1] and state.sessions[0].event_ids == ["d"]
+
+
+def test_a_bridging_event_never_merges_sessions_past_the_24_h_cut() -> None:
+    w = Windowing(gap_ms=30 * MIN, grace_ms=60 * MIN, max_len_ms=24 * 60 * MIN)
+    a = [ev(f"a{i}", i * 10) for i in range(0, 24 * 6)]  # 0 .. 23h50, one event every 10 min
+    b = [ev("b", 24 * 60 + 25)]  # 24h25
+    bridge = [ev("bridge", 23 * 60 + 59)]  # within the gap of both
+    state, live = run(a + b + bridge, w)
+    assert all(r.end - r.start < w.max_len_ms for r in live.values())  # type: ignore[attr-defined]
+    assert spans(live) == [(0, 23 * 60 + 59), (24 * 60 + 25, 24 * 60 + 25)]
+    assert all(s.end - s.start < w.max_len_ms for s in state.sessions)
+
+
+def test_a_retraction_by_merge_is_re_emitted_after_a_crash_lost_it() -> None:
+    state = VisitorState(site_id="s", visitor_id="v")
+    apply(state, [(0, ev("a", 10)), (1, ev("b", 20))], REF, 0)
+    lost = apply(state, [(2, ev("c", 15))], REF, 0).emitted  # merges (10) and (20); these outputs are lost
+    absorbed = session_id("s", "v", 20 * MIN)
+    assert [r.session_id for r in lost if r.deleted] == [absorbed]
+    again = current_records(state)
+    assert [(r.session_id, r.deleted) for r in again] == [(absorbed, True), (session_id("s", "v", 10 * MIN), False)]
+
+
+def test_a_retraction_of_a_moved_start_is_re_emitted_and_never_one_of_a_live_session() -> None:
+    state = VisitorState(site_id="s", visitor_id="v")
+    apply(state, [(0, ev("a", 10))], REF, 0)
+    apply(state, [(1, ev("b", 8))], REF, 0)  # the start moves: id(10) retracted, id(8) upserted
+    assert [(r.session_id, r.deleted) for r in current_records(state)] == [
+        (session_id("s", "v", 10 * MIN), True),
+        (session_id("s", "v", 8 * MIN), False),
+    ]
+
+
+def test_retractions_are_forgotten_once_no_event_can_reach_them() -> None:
+    state = VisitorState(site_id="s", visitor_id="v")
+    apply(state, [(0, ev("a", 10)), (1, ev("b", 20))], REF, 0)
+    apply(state, [(2, ev("c", 15))], REF, 0)
+    assert len(state.retracted) == 1
+    apply(state, [(3, ev("much-later", 10 + 3 * 60))], REF, 0)
+    assert state.retracted == []
+
+
+def test_a_row_stored_before_retractions_were_kept_still_decodes() -> None:
+    old_row = msgspec.msgpack.encode({"site_id": "s", "visitor_id": "v", "version": 3, "sessions": []})
+    state = state_decoder.decode(old_row)
+    assert (state.version, state.retracted) == (3, [])

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 
+from bench.intent_quality import evaluate, roc_auc
 from clickpulse.records import EnrichedEvent, Product
 from stream_jobs import intent
 from stream_jobs.intent import DAY_MS, IntentSettings, IntentState
-from stream_jobs.intent_evaluation import evaluate, roc_auc
 
 S = IntentSettings()
 T0 = 1_790_000_000_000

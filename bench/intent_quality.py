@@ -1,6 +1,8 @@
-"""Offline evaluation of the intent model on simulated shoppers with ground truth: ROC AUC of the
-score before any purchase, and the precision of abandoned-cart signals. Used by a unit test and by
-`python -m stream_jobs.intent_evaluation` (prints and writes bench/results/intent_quality.json)."""
+"""Benchmark of the intent model's quality on simulated shoppers with ground truth: ROC AUC of the score
+before any purchase, and the precision of abandoned-cart signals. A unit test holds it to a floor.
+
+Run:  .venv/bin/python bench/intent_quality.py [shoppers]     (prints figures, writes bench/results/intent_quality.json)
+"""
 
 from __future__ import annotations
 
@@ -10,12 +12,15 @@ import sys
 import uuid
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from clickpulse.demo.personas import make_shopper
 from clickpulse.records import EnrichedEvent, Product
+from clickpulse.settings import REPO_ROOT
 from stream_jobs import intent
-from stream_jobs.intent import IntentSettings, IntentState
+from stream_jobs.intent import DAY_MS, IntentSettings, IntentState
 
-DAY_MS = 86_400_000
+RESULTS = REPO_ROOT / "bench" / "results"
 
 
 def shopper_events(rng: random.Random, n: int, start_ms: int) -> tuple[str, bool, list[list[EnrichedEvent]]]:
@@ -119,6 +124,5 @@ def evaluate(shoppers: int = 1000, seed: int = 11, settings: IntentSettings | No
 if __name__ == "__main__":
     figures = evaluate(int(sys.argv[1]) if len(sys.argv) > 1 else 2000)
     print(json.dumps(figures, indent=2))
-    out = Path("bench/results")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "intent_quality.json").write_text(json.dumps(figures, indent=2))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "intent_quality.json").write_text(json.dumps(figures, indent=2))

@@ -29,7 +29,7 @@ from ingest.request_context import plain_headers
 from ingest.segment_api import decode_segment, write_key_from
 from ingest.sink import EventSink, Outcome
 from ingest.site_cache import SiteCache
-from ingest.spool import SpoolFull
+from ingest.spool import SpoolRefused
 from ingest.tracker_script import TrackerScript
 
 log = logging.getLogger(__name__)
@@ -74,8 +74,8 @@ def create_app(settings: Settings) -> Router:
         records, accepted, reasons = collector.records_for(headers, ip, site, events, bad, endpoint)
         try:
             outcome = await sink.publish(records)
-        except SpoolFull:
-            return _json(503, {"error": "spool_full"}, {**answer_headers, "Retry-After": "30"})
+        except SpoolRefused as refused:
+            return _json(503, {"error": refused.reason}, {**answer_headers, "Retry-After": "30"})
         metrics.inc("accepted_events", accepted)
         status = 200 if outcome is Outcome.PUBLISHED else 202
         if accepted == 0 and reasons:

@@ -22,17 +22,32 @@ import logging
 import time
 from enum import Enum
 from pathlib import Path
+from typing import Protocol
+
+import msgspec
 
 from clickpulse.settings import Settings
-from ingest.kafka_producer import KafkaProducer
+from ingest.kafka_producer import KafkaProducer, Settled
 from ingest.metrics import Metrics
-from ingest.spool import Record, Spool, SpoolFull
+from ingest.spool import Record, Spool, SpoolFull, SpoolRefused, SpoolUnavailable
 
 log = logging.getLogger(__name__)
 
 # A graceful stop waits this long for in-doubt sends, then as long again for queued records; together they stay
 # well inside the supervisor's 20 s before SIGKILL. What is left stays spooled for the next start.
 DRAIN_TIMEOUT_S = 5.0
+# After a replay pass fails (a disk error), the replayer waits this long and tries again.
+REPLAY_RETRY_S = 5.0
+
+
+class RecordProducer(Protocol):
+    """What the sink needs of Kafka (ingest/kafka_producer.py's KafkaProducer)."""
+
+    def send(self, records: list[Record], on_settled: Settled) -> None: ...
+
+    def reachable(self, timeout_s: float) -> bool: ...
+
+    async def close(self, timeout_s: float) -> None: ...
 
 
 class Outcome(Enum):
@@ -58,20 +73,21 @@ class Gathering:
             if not answer.done():
                 answer.set_result(outcome)
 
-    def refuse(self) -> None:
-        """The spool is full: every request of the gathering answers 503 and its client retries."""
+    def refuse(self, refused: SpoolRefused) -> None:
+        """The spool cannot take the records: every request of the gathering answers 503 and its client retries."""
         self.answered = True
         for answer in self.answers:
             if not answer.done():
-                answer.set_exception(SpoolFull())
+                answer.set_exception(refused)
 
 
 class EventSink:
-    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics, producer: RecordProducer | None = None) -> None:
+        """Without a producer, start() connects a KafkaProducer to settings.kafka_bootstrap."""
         self.settings = settings
         self.metrics = metrics
         self.spool = Spool(settings.data_dir / "ingest-spool", settings.spool_max_bytes)
-        self._producer: KafkaProducer | None = None
+        self._producer = producer
         self._replayer: asyncio.Task[None] | None = None
         self._kafka_ok = asyncio.Event()
         self._in_doubt: dict[Path, asyncio.Future[None]] = {}
@@ -79,7 +95,8 @@ class EventSink:
         self._sending: set[Gathering] = set()
 
     async def start(self) -> None:
-        self._producer = KafkaProducer(self.settings.kafka_bootstrap, asyncio.get_running_loop())
+        if self._producer is None:
+            self._producer = KafkaProducer(self.settings.kafka_bootstrap, asyncio.get_running_loop())
         self._replayer = asyncio.create_task(self._replay_forever())
 
     async def stop(self) -> None:
@@ -155,8 +172,8 @@ class EventSink:
         self._sending.discard(gathering)
         try:
             path = self._spool(records)
-        except SpoolFull:
-            gathering.refuse()  # the sends stay in flight and the clients retry
+        except SpoolRefused as refused:
+            gathering.refuse(refused)  # the sends stay in flight and the clients retry
             return
         self._in_doubt[path] = asyncio.get_running_loop().create_future()
         gathering.in_doubt = path
@@ -166,8 +183,8 @@ class EventSink:
     def _spool_then_answer(self, gathering: Gathering, records: list[Record]) -> None:
         try:
             self._spool(records)
-        except SpoolFull:
-            gathering.refuse()
+        except SpoolRefused as refused:
+            gathering.refuse(refused)
             return
         gathering.answer(Outcome.SPOOLED)
 
@@ -177,38 +194,58 @@ class EventSink:
         except SpoolFull:
             self.metrics.inc("spool_full")
             raise
+        except OSError as exc:
+            # Raised inside an event-loop callback, it would leave the batch's requests waiting for ever.
+            log.exception("spool write failed; refusing %d records", len(records))
+            self.metrics.inc("spool_unavailable")
+            raise SpoolUnavailable from exc
         self.metrics.inc("spooled_records", len(records))
         return path
 
     def _settle(self, path: Path, undelivered: list[Record]) -> None:
         """The in-doubt sends of one spooled batch are over: keep in the spool only what Kafka did not take."""
-        spooled = self.spool.read(path)
-        self.metrics.inc("in_doubt_delivered_records", len(spooled) - len(undelivered))
-        self.spool.rewrite(path, undelivered)
-        self._in_doubt.pop(path).set_result(None)
+        try:
+            spooled = self.spool.read(path)
+            self.metrics.inc("in_doubt_delivered_records", len(spooled) - len(undelivered))
+            self.spool.rewrite(path, undelivered)
+        finally:  # a failed rewrite leaves the whole batch to the replayer, which must not wait on it for ever
+            self._in_doubt.pop(path).set_result(None)
 
     async def _replay_forever(self) -> None:
-        assert self._producer is not None
         while True:
-            pending = self.spool.pending()
-            if not pending:
-                if not self._kafka_ok.is_set() and await asyncio.to_thread(self._producer.reachable, 5):
-                    self._kafka_ok.set()
-                await asyncio.sleep(0.5)
-                continue
-            for path in pending:
-                if path in self._in_doubt:
-                    await asyncio.sleep(0.1)  # its original sends may still land; never replay past it
-                    break
-                records = self.spool.read(path)
-                settled: asyncio.Future[list[Record]] = asyncio.get_running_loop().create_future()
-                self._producer.send(records, settled.set_result)
-                undelivered = await settled
-                self.spool.rewrite(path, undelivered)
-                self.metrics.inc("replayed_records", len(records) - len(undelivered))
-                if undelivered:
-                    log.info("spool replay waits for kafka")
-                    await asyncio.sleep(1.0)
-                    break
-            else:
+            try:
+                await self._replay_pending()
+            except Exception:  # a disk error must not end replay until the next restart
+                log.exception("spool replay failed; retrying in %.0f s", REPLAY_RETRY_S)
+                await asyncio.sleep(REPLAY_RETRY_S)
+
+    async def _replay_pending(self) -> None:
+        """One pass: replay spooled batches in order until one must wait (in doubt, or Kafka refused)."""
+        assert self._producer is not None
+        pending = self.spool.pending()
+        if not pending:
+            if not self._kafka_ok.is_set() and await asyncio.to_thread(self._producer.reachable, 5):
                 self._kafka_ok.set()
+            await asyncio.sleep(0.5)
+            return
+        for path in pending:
+            if path in self._in_doubt:
+                await asyncio.sleep(0.1)  # its original sends may still land; never replay past it
+                return
+            try:
+                records = self.spool.read(path)
+            except msgspec.DecodeError:
+                bad = self.spool.set_aside(path)
+                self.metrics.inc("spool_bad_batches")
+                log.error("spooled batch %s cannot be decoded; set aside as %s", path.name, bad.name)
+                continue
+            settled: asyncio.Future[list[Record]] = asyncio.get_running_loop().create_future()
+            self._producer.send(records, settled.set_result)
+            undelivered = await settled
+            self.spool.rewrite(path, undelivered)
+            self.metrics.inc("replayed_records", len(records) - len(undelivered))
+            if undelivered:
+                log.info("spool replay waits for kafka")
+                await asyncio.sleep(1.0)
+                return
+        self._kafka_ok.set()

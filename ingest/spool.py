@@ -7,6 +7,7 @@ keeping its name and so its place in the order.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -16,8 +17,22 @@ import msgspec
 Record = tuple[str, bytes, bytes]  # topic, key, value
 
 
-class SpoolFull(Exception):
-    pass
+# Typed decoding checks a file's shape as it reads it: a damaged file fails here, not inside a send.
+_records = msgspec.msgpack.Decoder(list[tuple[str, bytes, bytes]])
+
+
+class SpoolRefused(Exception):
+    """The spool cannot take a batch: its requests answer 503 with this reason and their clients retry."""
+
+    reason = "spool_unavailable"
+
+
+class SpoolFull(SpoolRefused):
+    reason = "spool_full"
+
+
+class SpoolUnavailable(SpoolRefused):
+    """The disk failed the write (ENOSPC, EIO...)."""
 
 
 class Spool:
@@ -30,7 +45,8 @@ class Spool:
         existing = list(folder.glob("*.batch"))
         self._bytes = sum(p.stat().st_size for p in existing)
         self._count = len(existing)
-        self._last_seq = 0
+        # New names sort after the spooled ones even if the wall clock stepped back since they were written.
+        self._last_seq = max((int(p.stem) for p in existing if p.stem.isdigit()), default=0)
 
     @property
     def size_bytes(self) -> int:
@@ -50,7 +66,14 @@ class Spool:
         seq = max(time.time_ns(), self._last_seq + 1)
         self._last_seq = seq
         final = self.folder / f"{seq:020d}.batch"
-        self._write_durably(final, data)
+        try:
+            self._write_durably(final, data)
+        except OSError:
+            # Refused means not kept: nothing of the batch may be replayed behind its clients' retries.
+            for leftover in (final.with_suffix(".tmp"), final):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
+            raise
         self._bytes += len(data)
         self._count += 1
         return final
@@ -84,7 +107,17 @@ class Spool:
 
     @staticmethod
     def read(path: Path) -> list[Record]:
-        return [tuple(r) for r in msgspec.msgpack.decode(path.read_bytes())]  # type: ignore[misc]
+        """A spooled batch; msgspec.DecodeError when the file is damaged."""
+        return _records.decode(path.read_bytes())
+
+    def set_aside(self, path: Path) -> Path:
+        """Take a damaged batch out of the queue, kept as .bad for a person to look at."""
+        size = path.stat().st_size
+        bad = path.with_suffix(".bad")
+        os.rename(path, bad)
+        self._bytes -= size
+        self._count -= 1
+        return bad
 
     def remove(self, path: Path) -> None:
         size = path.stat().st_size

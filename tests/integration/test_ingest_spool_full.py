@@ -1,8 +1,10 @@
-"""Ingest with Kafka unreachable and a tiny spool, over HTTP: spooled batches get 202, then a full spool 503."""
+"""Ingest with Kafka unreachable, over HTTP: spooled batches get 202, then a full spool 503; a spool whose disk
+fails answers 503 too, at once, instead of leaving the request waiting."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import uuid
 from pathlib import Path
@@ -53,3 +55,24 @@ def test_while_kafka_is_unreachable_batches_are_spooled_with_202_until_a_full_sp
         spooled = next(line for line in metrics.splitlines() if line.startswith("clickpulse_ingest_spool_bytes "))
         assert 0 < float(spooled.split()[1]) <= 4096
         assert client.get("/readyz").status_code == 503
+
+
+@pytest.mark.timeout(60)  # the failure this guards against is a request that never gets an answer
+def test_while_kafka_is_unreachable_a_spool_whose_disk_fails_answers_503_spool_unavailable(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    dead_broker = TEST_PORT_BASE + 342
+    assert port_free(dead_broker)
+    site = stack.create_site("spool-disk-fails")
+    settings = stack.settings.model_copy(
+        update={"kafka_bootstrap": f"127.0.0.1:{dead_broker}", "data_dir": tmp_path, "produce_deadline_s": 0.2}
+    )
+    headers = {"User-Agent": BROWSER_UA, "Accept-Language": "en", "Content-Type": "text/plain"}
+    with TestClient(create_app(settings), client=("192.0.2.11", 50000)) as client:
+        # A file where the spool folder was: every spool write fails with an OSError, as on a failing disk.
+        shutil.rmtree(tmp_path / "ingest-spool")
+        (tmp_path / "ingest-spool").write_bytes(b"")
+        response = client.post("/collect", content=batch(site["write_key"]), headers=headers)
+        assert response.status_code == 503 and response.json() == {"error": "spool_unavailable"}
+        assert int(response.headers["Retry-After"]) > 0
+        assert 'clickpulse_ingest_total{what="spool_unavailable"} 1' in client.get("/metrics").text.splitlines()

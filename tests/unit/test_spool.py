@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,14 @@ def test_a_fully_delivered_batch_leaves_the_spool(tmp_path: Path) -> None:
     path = spool.append([("events", b"a", b"1")])
     spool.rewrite(path, [])
     assert not spool.has_pending and spool.size_bytes == 0 and not list(tmp_path.iterdir())
+
+
+def test_batches_spooled_after_the_clock_stepped_back_across_a_restart_still_come_after_the_older_ones(
+    tmp_path: Path,
+) -> None:
+    # A batch named by a clock an hour ahead of now, as if the wall clock stepped back before this start.
+    ahead = time.time_ns() + 3600 * 10**9
+    older = tmp_path / f"{ahead:020d}.batch"
+    Spool(tmp_path, max_bytes=1_000_000).append([("events", b"a", b"1")]).rename(older)
+    newer = Spool(tmp_path, max_bytes=1_000_000).append([("events", b"a", b"2")])
+    assert Spool(tmp_path, max_bytes=1_000_000).pending() == [older, newer]

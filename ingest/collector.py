@@ -19,7 +19,7 @@ from ingest.geo import GeoLocator
 from ingest.incoming import IncomingEvent
 from ingest.metrics import Metrics
 from ingest.rate_limits import RateLimiter
-from ingest.referrers import known_referrers
+from ingest.referrers import ReferrerTable
 from ingest.rejection import EventRejected, RequestRejected
 from ingest.request_context import RequestContext, build_context, with_relayed_ip
 from ingest.site_cache import SiteCache
@@ -37,10 +37,10 @@ class Collector:
         self.settings = settings
         self.cache = cache
         self.metrics = metrics
-        self.pipeline = Pipeline()
+        # Loaded now: a missing data set stops start-up rather than a request.
+        self.pipeline = Pipeline(ReferrerTable.load(settings.referrer_data_path))
         self.limiter = RateLimiter(redis, settings)
         self.geo = GeoLocator(settings)
-        known_referrers()  # loaded now: a missing data set stops start-up rather than a request
         self.events_topic = settings.topic(EVENTS_TOPIC)
         self.dlq_topic = settings.topic(DLQ_TOPIC)
         self.trusted = frozenset(p.strip() for p in settings.trusted_proxies.split(",") if p.strip())

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from clickpulse.records import EnrichedEvent, Product
 from ingest.incoming import IncomingEvent, unknown_type
-from ingest.referrers import attribute
+from ingest.referrers import ReferrerTable
 from ingest.request_context import RequestContext
 from ingest.user_agents import parse_agent
 
@@ -154,13 +154,19 @@ def put_url(d: Draft) -> Draft | Drop:
     return d
 
 
-def put_referrer(d: Draft) -> Draft | Drop:
-    d.out.referrer = d.incoming.referrer
-    if d.incoming.type != "pageview":
+def referrer_step(referrers: ReferrerTable) -> Step:
+    """The step that attributes pageviews by the given referrer data set."""
+    attribute = referrers.attribute
+
+    def put_referrer(d: Draft) -> Draft | Drop:
+        d.out.referrer = d.incoming.referrer
+        if d.incoming.type != "pageview":
+            return d
+        attribution = attribute(d.incoming.url, d.incoming.referrer, d.incoming.campaign)
+        d.out.source, d.out.medium, d.out.campaign, d.out.channel = attribution
         return d
-    attribution = attribute(d.incoming.url, d.incoming.referrer, d.incoming.campaign)
-    d.out.source, d.out.medium, d.out.campaign, d.out.channel = attribution
-    return d
+
+    return put_referrer
 
 
 def _number(value: Any) -> float:
@@ -226,25 +232,22 @@ def put_props(d: Draft) -> Draft | Drop:
     return d
 
 
-STEPS: tuple[Step, ...] = (
-    check_type,
-    put_event_time,
-    put_visitor,
-    apply_site_rules,
-    put_user_agent,
-    put_geo,
-    put_network,
-    put_url,
-    put_referrer,
-    put_commerce,
-    put_engagement,
-    put_props,
-)
-
-
 class Pipeline:
-    def __init__(self, steps: tuple[Step, ...] = STEPS) -> None:
-        self.steps = steps
+    def __init__(self, referrers: ReferrerTable) -> None:
+        self.steps: tuple[Step, ...] = (
+            check_type,
+            put_event_time,
+            put_visitor,
+            apply_site_rules,
+            put_user_agent,
+            put_geo,
+            put_network,
+            put_url,
+            referrer_step(referrers),
+            put_commerce,
+            put_engagement,
+            put_props,
+        )
 
     def run(self, incoming: IncomingEvent, ctx: RequestContext) -> EnrichedEvent | Drop:
         out = EnrichedEvent(

@@ -6,15 +6,17 @@ import msgspec
 import pytest
 
 from clickpulse.records import event_encoder
+from clickpulse.settings import Settings
 from clickpulse.sites import Site
 from ingest.client_ip import anonymise_ip, client_ip
 from ingest.enrichment import MAX_PAST_MS, Drop, Pipeline
 from ingest.geo import Location
 from ingest.incoming import IncomingEvent
-from ingest.referrers import attribute
+from ingest.referrers import ReferrerTable
 from ingest.request_context import build_context, with_relayed_ip
 
 SITE = Site(site_id="s1", name="t", write_key="wk", read_key_sha256="x", created_at=0)
+REFERRERS = ReferrerTable.load(Settings().referrer_data_path)
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
 
 
@@ -39,7 +41,9 @@ def enrich(
     salt: str = "salt",
     headers: dict[str, str] = BROWSER_HEADERS,
 ):
-    return Pipeline().run(event, build_context(SITE, received, "203.0.113.77", ua, Location("DE"), salt, headers))
+    return Pipeline(REFERRERS).run(
+        event, build_context(SITE, received, "203.0.113.77", ua, Location("DE"), salt, headers)
+    )
 
 
 def test_event_time_is_corrected_by_the_clients_clock_skew() -> None:
@@ -131,7 +135,7 @@ def test_commerce_fields_are_extracted() -> None:
     ],
 )
 def test_referrer_and_utm_attribution(url: str, referrer: str, expected: tuple[str, str, str]) -> None:
-    a = attribute(url, referrer)
+    a = REFERRERS.attribute(url, referrer)
     assert (a.source, a.medium, a.channel) == expected
 
 
@@ -152,7 +156,7 @@ def with_rules(**rules: object) -> Site:
 
 
 def enrich_for(site: Site, event: IncomingEvent):
-    return Pipeline().run(
+    return Pipeline(REFERRERS).run(
         event, build_context(site, 1_000_000_000, "203.0.113.77", CHROME, Location(), "s", BROWSER_HEADERS)
     )
 
@@ -197,7 +201,7 @@ SDK_AGENT = "analytics-node-next/latest"
 def test_a_server_side_sdk_event_is_located_and_hashed_by_the_visitor_ip_it_relays() -> None:
     server = build_context(SITE, 1_000_000_000, "192.0.2.1", SDK_AGENT, Location("US"), "salt", {})
     relayed = with_relayed_ip(server, "81.2.69.142", Location("GB", "GB-ENG", "London"))
-    out = Pipeline().run(incoming(visitor_id=None, ip="81.2.69.142"), relayed)
+    out = Pipeline(REFERRERS).run(incoming(visitor_id=None, ip="81.2.69.142"), relayed)
     assert (out.country, out.region, out.city, out.ip) == ("GB", "GB-ENG", "London", "81.2.69.0")
-    from_server = Pipeline().run(incoming(visitor_id=None), server)
+    from_server = Pipeline(REFERRERS).run(incoming(visitor_id=None), server)
     assert out.visitor_id != from_server.visitor_id  # the cookieless hash is the visitor's, not the server's

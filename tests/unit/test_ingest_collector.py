@@ -1,7 +1,10 @@
-"""What the collector makes of dropped events: one dead letter per rejection, carrying the input byte for byte,
-and one count per drop, rejected or left out by a site rule."""
+"""What the collector makes of a request's events: attribution by the referrer data set its settings name, one dead
+letter per rejection carrying the input byte for byte, and one count per drop, rejected or left out by a site rule."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import msgspec
 import redis.asyncio as aioredis
@@ -18,10 +21,10 @@ SITE = Site(site_id="s1", name="t", write_key="wk", read_key_sha256="x", created
 HEADERS = {"user-agent": "Mozilla/5.0 Chrome/131.0", "accept-language": "en"}
 
 
-def collector_with(metrics: Metrics) -> Collector:
+def collector_with(metrics: Metrics, settings: Settings | None = None) -> Collector:
     # records_for never talks to Redis: the client is made but never connected.
     redis = aioredis.Redis.from_url("redis://127.0.0.1:1/0")
-    return Collector(Settings(), SiteCache(redis), metrics, redis)
+    return Collector(settings or Settings(), SiteCache(redis), metrics, redis)
 
 
 def event(**fields: object) -> IncomingEvent:
@@ -56,3 +59,19 @@ def test_each_drop_is_counted_once_rejections_apart_from_events_a_site_rule_left
     page = metrics.render({}).splitlines()
     assert 'clickpulse_ingest_rejected_total{reason="unknown_event_type"} 1' in page
     assert 'clickpulse_ingest_left_out_total{reason="event_type_not_allowed"} 1' in page
+
+
+def test_pageviews_are_attributed_by_the_referrer_data_set_the_collectors_settings_name(tmp_path: Path) -> None:
+    data_set = tmp_path / "referers.json"
+    data_set.write_text(json.dumps({"search.example": {"source": "Example Search", "medium": "search"}}))
+    collector = collector_with(Metrics(), Settings(referrer_data_path=data_set))
+    records, accepted, _ = collector.records_for(
+        HEADERS, "203.0.113.7", SITE, [event(type="pageview", referrer="https://search.example/q")], [], "collect"
+    )
+    attributed = msgspec.json.decode(records[0][2])
+    assert accepted == 1
+    assert (attributed["source"], attributed["medium"], attributed["channel"]) == (
+        "Example Search",
+        "organic",
+        "Organic Search",
+    )

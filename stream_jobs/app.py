@@ -48,21 +48,22 @@ from stream_jobs.sessionizer import (
     VisitorState,
     Windowing,
     apply,
-    close_idle,
     current_records,
     forget,
+    intent_visitor,
     state_decoder,
     state_encoder,
 )
 from stream_jobs.site_settings import SiteSettings
+from stream_jobs.sweep import needs_sweep, sweep_visitor
+
+# A full sweep (after a rebalance) lets the loop run between every this many rows, so heartbeats and
+# batches go on while it reads millions of them.
+ROWS_PER_TURN = 500
 
 
 def windowing(settings: Settings) -> Windowing:
     return Windowing(settings.session_gap_s * 1000, settings.session_grace_s * 1000, settings.session_max_s * 1000)
-
-
-def visitor(state: VisitorState, session_index: int) -> intent.Visitor:
-    return intent.Visitor(state.site_id, state.visitor_id, state.customer_id, session_index)
 
 
 def create_app(settings: Settings) -> BatchingApp:
@@ -116,6 +117,9 @@ def create_app(settings: Settings) -> BatchingApp:
     site_settings = SiteSettings(redis)
     w = windowing(settings)
     reemitted_generation = [-1]
+    # Keys of this worker's visitors the sweep has something to do for (see stream_jobs.sweep): the batch path
+    # adds those it leaves so, the sweep drops those it finds done, a full sweep rebuilds it.
+    to_sweep: set[bytes] = set()
 
     async def emit(sessions: list[Session], signals: list[IntentSignal], links: list[IdentityLink]) -> None:
         # Straight into the Kafka client's batches, without a round trip per record and without Faust's
@@ -151,10 +155,7 @@ def create_app(settings: Settings) -> BatchingApp:
 
     async def dead_letter(value: bytes | None, key: bytes | None, reason: str) -> None:
         site_id = (key or b"").split(b":", 1)[0].decode("latin-1")
-        raw = (value or b"").decode("latin-1")[:65536]
-        letter = DeadLetter(
-            reason=reason, received_at=int(time.time() * 1000), site_id=site_id, endpoint="worker", raw=raw
-        )
+        letter = DeadLetter.of(reason, value or b"", site_id, "worker", int(time.time() * 1000))
         await app.producer.send(dlq, key, msgspec.json.encode(letter), None, None, None)
 
     def load(partition: int, key: bytes, first: EnrichedEvent) -> VisitorState:
@@ -197,10 +198,12 @@ def create_app(settings: Settings) -> BatchingApp:
             tuning = site_settings.intent(state.site_id)
             for event, session_index in result.applied:
                 if not event.is_bot:
-                    signals += intent.observe(state.intent, event, visitor(state, session_index), tuning)
+                    signals += intent.observe(state.intent, event, intent_visitor(state, session_index), tuning)
                 if event.type == "identify" and result.new_customer:
                     links.append(IdentityLink(state.site_id, state.visitor_id, state.customer_id, event.ts))
             await store(key, state, partition)
+            if needs_sweep(state):
+                to_sweep.add(key)
             sessions += result.emitted
             if result.late:
                 late[state.site_id] += result.late
@@ -219,7 +222,11 @@ def create_app(settings: Settings) -> BatchingApp:
         live presence. The row keeps when they asked, so their events still in Kafka are skipped too."""
         async for event in stream.events():
             key, partition = event.message.key, event.message.partition
-            erasure = erasure_decoder.decode(event.message.value)
+            try:
+                erasure = erasure_decoder.decode(event.message.value)
+            except msgspec.DecodeError as exc:
+                await dead_letter(event.message.value, key, f"undecodable_erasure: {str(exc)[:120]}")
+                continue
             raw = read_row(visitors.data, partition, key)
             state = state_decoder.decode(raw) if raw else VisitorState(erasure.site_id, erasure.visitor_id)
             await store(key, forget(state, erasure.requested_at), partition)
@@ -232,29 +239,39 @@ def create_app(settings: Settings) -> BatchingApp:
         await redis.set(live_keys.worker_heartbeat(settings.worker_instance), wall, ex=30)
         if app.rebalancing or not app.tables.recovery.completed.is_set():
             return
-        # A crash may have lost the last batch's outputs while its table writes survived;
-        # re-emitting the same versions is idempotent downstream.
-        reemit = app.consumer_generation_id != reemitted_generation[0]
-        for key in list(visitors.keys()):
+        generation = app.consumer_generation_id
+        # A crash may have lost the last batch's outputs while its table writes survived; re-emitting the same
+        # versions is idempotent downstream. A new generation may also have brought partitions whose visitors
+        # need sweeping and taken others: the full sweep visits every row this worker now holds.
+        reemit = generation != reemitted_generation[0]
+        if reemit:
+            to_sweep.clear()
+        keys = list(visitors.keys() if reemit else to_sweep)
+        for done, key in enumerate(keys, start=1):
+            if done % ROWS_PER_TURN == 0:
+                await asyncio.sleep(0)
+            if app.rebalancing or app.consumer_generation_id != generation:
+                return  # these rows may be another worker's now; the next sweep starts over
             # Read, change and write each row with no await in between (store writes before it sends), so a
             # batch that updates the visitor while this sweep awaits other rows' sends is never overwritten.
             raw = visitors.get(key)
             if raw is None:
+                to_sweep.discard(key)
                 continue
             state = state_decoder.decode(raw)
-            closed = close_idle(state, site_settings.windowing(state.site_id, w), wall)
-            if closed:
-                intent.session_ended(state.intent, wall)
-            abandoned = intent.check_abandoned(
-                state.intent, visitor(state, state.sessions_started), wall, site_settings.intent(state.site_id)
+            closed, signals = sweep_visitor(
+                state, site_settings.windowing(state.site_id, w), site_settings.intent(state.site_id), wall
             )
-            signals = [abandoned] if abandoned else []
+            if needs_sweep(state):
+                to_sweep.add(key)
+            else:
+                to_sweep.discard(key)
             if reemit:
                 closed = current_records(state)
             if closed or signals:
                 await store(key, state)
                 await emit(closed, signals, [])
-        reemitted_generation[0] = app.consumer_generation_id
+        reemitted_generation[0] = generation
 
     return app
 

@@ -13,7 +13,7 @@ import httpx
 import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from clickpulse.records import DLQ_TOPIC, EVENTS_TOPIC, DeadLetter
+from clickpulse.records import DLQ_TOPIC, ERASURES_TOPIC, EVENTS_TOPIC, DeadLetter
 from tests.running_stack import BROWSER_UA, RunningStack, send_batch, wait_until
 
 MIN_MS = 60_000
@@ -155,6 +155,39 @@ def test_an_undecodable_record_in_events_is_dead_lettered_by_the_worker_which_go
     assert letter is not None
     assert (letter.reason.split(":")[0], letter.site_id, letter.endpoint) == (
         "undecodable_event",
+        site["site_id"],
+        "worker",
+    )
+
+
+def test_an_undecodable_erasure_is_dead_lettered_by_the_worker_which_goes_on_erasing(stack: RunningStack) -> None:
+    site = stack.create_site("poison-erasure")
+    marker = f"poison-{uuid.uuid4()}"
+    key = f"{site['site_id']}:forget-me".encode()  # the partition the real erasure below takes
+
+    async def produce() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=stack.settings.kafka_bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait(stack.settings.topic(ERASURES_TOPIC), f'{{"{marker}": 1}}'.encode(), key=key)
+        finally:
+            await producer.stop()
+
+    headers = {"Authorization": f"Bearer {site['read_key']}"}
+
+    def active() -> int:
+        return httpx.get(f"{stack.api}/v1/sites/{site['site_id']}/realtime", headers=headers).json()["active_visitors"]
+
+    assert send_batch(stack.ingest, site, "forget-me", [pageview(int(time.time() * 1000), "/x")]) == 200
+    assert wait_until(lambda: active() == 1, timeout_s=20)
+    asyncio.run(produce())
+    erased = httpx.delete(f"{stack.api}/v1/sites/{site['site_id']}/visitors/forget-me", headers=headers, timeout=30)
+    assert erased.status_code == 202
+    assert wait_until(lambda: active() == 0, timeout_s=20)  # the erasure after the bad record was applied
+    letter = dead_letter_with(stack, marker)
+    assert letter is not None
+    assert (letter.reason.split(":")[0], letter.site_id, letter.endpoint) == (
+        "undecodable_erasure",
         site["site_id"],
         "worker",
     )

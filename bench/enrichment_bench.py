@@ -37,6 +37,7 @@ from ingest.enrichment import Pipeline
 from ingest.geo import GeoLocator
 from ingest.incoming import IncomingEvent
 from ingest.rate_limits import RateLimiter
+from ingest.referrers import ReferrerTable
 from ingest.request_context import RequestContext, build_context
 
 REDIS_PORT = int(os.environ.get("CLICKPULSE_BENCH_REDIS_PORT", "20530"))
@@ -79,7 +80,7 @@ def cpu_figures(seconds: float) -> dict[str, float]:
         )
         for n in range(20_000)
     ]  # fmt: skip
-    pipeline = Pipeline()
+    pipeline = Pipeline(ReferrerTable.load(Settings().referrer_data_path))
 
     def context(request: tuple[str, str]) -> RequestContext:
         ip, agent = request

@@ -3,7 +3,8 @@
 topic (the ceiling); then end-to-end latency from ingest acceptance to the Redis live counters.
 
 Run:  .venv/bin/python bench/stream_bench.py [events]     (prints figures, writes bench/results/stream.json)
-It starts its own Kafka, Redis and ingest on ports 19400-19430 and stops them afterwards.
+It starts its own Kafka, Redis and ingest on ports 19400-19430 (or CLICKPULSE_BENCH_PORT_BASE and the 30 after it)
+and stops them afterwards.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ from clickpulse.sites import create_site
 from clickpulse.topics import ensure_topics
 
 RESULTS = REPO_ROOT / "bench" / "results"
-BASE = 19400
+# Ports BASE..BASE+30; CLICKPULSE_BENCH_PORT_BASE moves them (two people benchmarking on one machine).
+BASE = int(os.environ.get("CLICKPULSE_BENCH_PORT_BASE", "19400"))
 WORKER_CORE = "1"
 # Ingest rightly flags python-httpx, or a browser agent without Accept-Language, as a bot, and bots stay out
 # of the live counters.

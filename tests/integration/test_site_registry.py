@@ -55,7 +55,7 @@ def test_cli_site_list_shows_created_sites_without_read_keys(stack: RunningStack
     assert created["site_id"] in listing and created["read_key"] not in listing
 
 
-def test_cli_tunes_a_sites_intent_settings_and_refuses_unknown_ones(stack: RunningStack) -> None:
+def test_cli_tunes_intent_settings_and_refuses_unknown_or_out_of_range_ones_saving_nothing(stack: RunningStack) -> None:
     created = stack.create_site("tuned")
     out = stack.clickpulse("site", "tune-intent", created["site_id"], "threshold=0.55", "half_life_ms=3600000")
     assert '"threshold": 0.55' in out
@@ -69,14 +69,16 @@ def test_cli_tunes_a_sites_intent_settings_and_refuses_unknown_ones(stack: Runni
         finally:
             await redis.aclose()
 
-    assert asyncio.run(stored()) == {"threshold": 0.55, "half_life_ms": 3600000.0}
-    refused = subprocess.run(
-        [sys.executable, "-m", "clickpulse.cli", "site", "tune-intent", created["site_id"], "bogus=1"],
-        env=stack.env,
-        capture_output=True,
-        text=True,
-    )
-    assert refused.returncode != 0 and "unknown intent setting" in refused.stderr
+    assert asyncio.run(stored()) == {"threshold": 0.55, "half_life_ms": 3600000}
+    for pair, says in (("bogus=1", "unknown intent setting"), ("scale=0", "scale"), ("half_life_ms=0.5", "half_life")):
+        refused = subprocess.run(
+            [sys.executable, "-m", "clickpulse.cli", "site", "tune-intent", created["site_id"], "threshold=0.9", pair],
+            env=stack.env,
+            capture_output=True,
+            text=True,
+        )
+        assert refused.returncode != 0 and says in refused.stderr
+    assert asyncio.run(stored()) == {"threshold": 0.55, "half_life_ms": 3600000}  # nothing saved
 
 
 def test_a_sites_own_session_gap_reaches_the_workers_windowing(stack: RunningStack) -> None:

@@ -43,7 +43,7 @@ from clickpulse.settings import Settings, get_settings
 from stream_jobs import intent
 from stream_jobs.batch_consumer import Batch, BatchingApp
 from stream_jobs.live_state import LiveState
-from stream_jobs.rocksdb_store import read_row, write_row  # importing it registers the table store
+from stream_jobs.rocksdb_store import held_keys, read_row, write_row  # importing it registers the table store
 from stream_jobs.sessionizer import (
     VisitorState,
     Windowing,
@@ -246,7 +246,7 @@ def create_app(settings: Settings) -> BatchingApp:
         reemit = generation != reemitted_generation[0]
         if reemit:
             to_sweep.clear()
-        keys = list(visitors.keys() if reemit else to_sweep)
+        keys = held_keys(visitors.data) if reemit else list(to_sweep)
         for done, key in enumerate(keys, start=1):
             if done % ROWS_PER_TURN == 0:
                 await asyncio.sleep(0)

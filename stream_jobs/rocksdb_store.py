@@ -10,6 +10,8 @@ each key's partition, the one its events arrived on, and goes straight to that p
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from aiokafka.partitioner import murmur2
 from faust.stores import STORES
 from faust.stores.memory import Store as MemoryStore
@@ -37,6 +39,19 @@ def read_row(store: StoreT, partition: int, key: bytes) -> bytes | None:
         return store.get_in(partition, key)
     assert isinstance(store, MemoryStore)
     return store.data.get(key)
+
+
+def held_keys(store: StoreT) -> Iterator[bytes]:
+    """The keys of the rows in the partitions this worker holds, read as they are consumed (a full sweep lets the
+    loop run between them: listing millions at once would block it). Each database's iterator reads a snapshot
+    taken when it starts, so rows written meanwhile are safe, and a rebalance does not disturb the list of
+    databases, taken first."""
+    if isinstance(store, KeyPartitionedRocksDBStore):
+        for db in list(store._dbs_for_actives()):
+            yield from store._visible_keys(db)
+    else:
+        assert isinstance(store, MemoryStore)
+        yield from list(store.data)
 
 
 def write_row(store: StoreT, partition: int, key: bytes, value: bytes) -> None:

@@ -117,8 +117,8 @@ def create_app(settings: Settings) -> BatchingApp:
     site_settings = SiteSettings(redis)
     w = windowing(settings)
     reemitted_generation = [-1]
-    # Keys of this worker's visitors the sweep has something to do for (see stream_jobs.sweep): the batch path
-    # adds those it leaves so, the sweep drops those it finds done, a full sweep rebuilds it.
+    # Keys of this worker's visitors the sweep has something to do for (stream_jobs.sweep.needs_sweep): the batch
+    # path adds those it leaves with something open, the sweep drops those with nothing left, a full sweep rebuilds.
     to_sweep: set[bytes] = set()
 
     async def emit(sessions: list[Session], signals: list[IntentSignal], links: list[IdentityLink]) -> None:

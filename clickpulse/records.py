@@ -47,7 +47,7 @@ class Product(msgspec.Struct, omit_defaults=True):
 
 
 class EnrichedEvent(msgspec.Struct, omit_defaults=True):
-    """One event after ingest validated and enriched it. Key on Kafka: f"{site_id}:{visitor_id}"."""
+    """One event after ingest validated and enriched it. Key on Kafka: visitor_key."""
 
     event_id: str
     site_id: str
@@ -85,7 +85,7 @@ class EnrichedEvent(msgspec.Struct, omit_defaults=True):
 
     @property
     def key(self) -> bytes:
-        return f"{self.site_id}:{self.visitor_id}".encode()
+        return visitor_key(self.site_id, self.visitor_id)
 
 
 # A dead letter keeps at most this much of its input: enough to see what went wrong, never a whole upload.
@@ -173,7 +173,12 @@ class Erasure(msgspec.Struct):
     @property
     def key(self) -> bytes:
         """The visitor's events' key: the erasure reaches the worker holding their state."""
-        return f"{self.site_id}:{self.visitor_id}".encode()
+        return visitor_key(self.site_id, self.visitor_id)
+
+
+def visitor_key(site_id: str, visitor_id: str) -> bytes:
+    """The Kafka key of every record about one visitor, so all of them stay in one partition, in order."""
+    return f"{site_id}:{visitor_id}".encode()
 
 
 event_encoder: Final = msgspec.json.Encoder()

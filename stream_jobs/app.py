@@ -38,6 +38,7 @@ from clickpulse.records import (
     erasure_decoder,
     event_decoder,
     event_encoder,
+    visitor_key,
 )
 from clickpulse.settings import Settings, get_settings
 from stream_jobs import intent
@@ -129,7 +130,7 @@ def create_app(settings: Settings) -> BatchingApp:
         for records, out in ((sessions, sessions_topic), (signals, intent_topic), (links, identities_topic)):
             name = out.get_topic_name()
             for record in records:
-                key = f"{record.site_id}:{record.visitor_id}".encode()
+                key = visitor_key(record.site_id, record.visitor_id)
                 await send(name, key, event_encoder.encode(record), None, None, None)
 
     changelog = visitors.changelog_topic.get_topic_name()

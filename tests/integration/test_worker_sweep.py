@@ -78,8 +78,7 @@ def send(settings: Settings, events: list[EnrichedEvent]) -> None:
         await producer.start()
         try:
             for e in events:
-                key = f"{e.site_id}:{e.visitor_id}".encode()
-                await producer.send_and_wait(settings.topic(EVENTS_TOPIC), event_encoder.encode(e), key=key)
+                await producer.send_and_wait(settings.topic(EVENTS_TOPIC), event_encoder.encode(e), key=e.key)
         finally:
             await producer.stop()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, BrowserContext, Page
 
 from tests.browser.conftest import Event, KafkaTap, close_tab, count, of_type, page_errors, snippet
 from tests.running_stack import RunningStack
@@ -37,7 +37,9 @@ def clicks_by_text(events: list[Event]) -> dict[str, dict[str, object]]:
     return {e["props"]["text"]: e["props"] for e in of_type(events, "click")}
 
 
-def visit_site(stack: RunningStack, browser: Browser, origin: str, root: Path, name: str, attrs: str = ""):  # type: ignore[no-untyped-def]
+def visit_site(
+    stack: RunningStack, browser: Browser, origin: str, root: Path, name: str, attrs: str = ""
+) -> tuple[dict[str, str], BrowserContext, Page, list[str]]:
     site = stack.create_site(name, origin)
     other_origin = origin.replace("127.0.0.1", "localhost")
     html = PAGE.format(snippet=snippet(stack.ingest, site["write_key"], attrs), other_origin=other_origin)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from clickpulse.records import event_encoder
+from clickpulse.records import EnrichedEvent, event_encoder
 from clickpulse.settings import Settings
 from clickpulse.sites import Site
 from ingest.client_ip import anonymise_ip, client_ip
@@ -40,7 +40,7 @@ def enrich(
     ua: str = CHROME,
     salt: str = "salt",
     headers: dict[str, str] = BROWSER_HEADERS,
-):
+) -> EnrichedEvent | Drop:
     return Pipeline(REFERRERS).run(
         event, build_context(SITE, received, "203.0.113.77", ua, Location("DE"), salt, headers)
     )
@@ -155,7 +155,7 @@ def with_rules(**rules: object) -> Site:
     return msgspec.convert({**msgspec.to_builtins(SITE), **rules}, Site)
 
 
-def enrich_for(site: Site, event: IncomingEvent):
+def enrich_for(site: Site, event: IncomingEvent) -> EnrichedEvent | Drop:
     return Pipeline(REFERRERS).run(
         event, build_context(site, 1_000_000_000, "203.0.113.77", CHROME, Location(), "s", BROWSER_HEADERS)
     )

@@ -36,6 +36,8 @@ def _run_api(settings: Settings, args: argparse.Namespace) -> None:
         log_config=logging_config(settings.log_level),
         log_level=settings.log_level.lower(),
         access_log=False,
+        # The API uses no client address; uvicorn would otherwise believe X-Forwarded-For from loopback peers.
+        proxy_headers=False,
         timeout_graceful_shutdown=5,
     )
 

@@ -24,6 +24,8 @@ MAX_FUTURE_MS = 60_000
 MAX_PAST_MS = 7 * 24 * 3600 * 1000
 MAX_PROPS = 50
 MAX_PROP_TEXT = 1000
+MAX_URL = 2048
+MAX_TITLE = 1000
 
 
 @dataclass(slots=True)
@@ -149,8 +151,8 @@ def put_url(d: Draft) -> Draft | Drop:
     address = page_address(url, tuple(d.ctx.site.strip_params))
     if address is None:
         return Drop("invalid_url")
-    d.out.url, d.out.host, d.out.path = address
-    d.out.title = d.incoming.title
+    d.out.url, d.out.host, d.out.path = address.url[:MAX_URL], address.host, address.path[:MAX_URL]
+    d.out.title = d.incoming.title[:MAX_TITLE]
     return d
 
 
@@ -159,7 +161,7 @@ def referrer_step(referrers: ReferrerTable) -> Step:
     attribute = referrers.attribute
 
     def put_referrer(d: Draft) -> Draft | Drop:
-        d.out.referrer = d.incoming.referrer
+        d.out.referrer = d.incoming.referrer[:MAX_URL]
         if d.incoming.type != "pageview":
             return d
         attribution = attribute(d.incoming.url, d.incoming.referrer, d.incoming.campaign)

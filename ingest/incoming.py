@@ -20,9 +20,11 @@ class IncomingEvent(msgspec.Struct, omit_defaults=True):
     type: Annotated[str, msgspec.Meta(max_length=64)]
     ts: Millis | None = None
     name: Annotated[str, msgspec.Meta(max_length=200)] = ""
-    url: ShortText = ""
-    referrer: ShortText = ""
-    title: Annotated[str, msgspec.Meta(max_length=1000)] = ""
+    # Clipped by enrichment, not refused: a page with a long address must not lose its cart or purchase events.
+    # The body size limit bounds them meanwhile.
+    url: str = ""
+    referrer: str = ""
+    title: str = ""
     engaged_ms: Annotated[int, msgspec.Meta(ge=0, le=86_400_000)] = 0
     scroll_pct: Annotated[int, msgspec.Meta(ge=0, le=100)] = 0
     props: dict[str, object] = {}

@@ -9,9 +9,10 @@ from clickpulse.records import EnrichedEvent, event_encoder
 from clickpulse.settings import Settings
 from clickpulse.sites import Site
 from ingest.client_ip import anonymise_ip, client_ip
-from ingest.enrichment import MAX_PAST_MS, Drop, Pipeline
+from ingest.enrichment import MAX_PAST_MS, MAX_TITLE, MAX_URL, Drop, Pipeline
 from ingest.geo import Location
 from ingest.incoming import IncomingEvent
+from ingest.native_batch import decode_native
 from ingest.referrers import ReferrerTable
 from ingest.request_context import build_context, with_relayed_ip
 
@@ -93,6 +94,20 @@ def test_server_side_sdk_agent_does_not_make_events_look_like_bots() -> None:
 def test_url_host_is_lowercased_and_hash_routes_kept_in_path() -> None:
     out = enrich(incoming())
     assert (out.host, out.path, out.url) == ("shop.test", "/a#/route", "https://shop.test/a?x=1#/route")
+
+
+def test_a_long_address_title_and_referrer_are_clipped_not_refused() -> None:
+    long_url = "https://shop.test/search?" + "facet=red&" * 600
+    payload = {"write_key": "wk", "visitor_id": "v1", "events": [
+        {"id": "a", "type": "add_to_cart", "url": long_url, "title": "T" * 3000, "referrer": long_url,
+         "props": {"product_id": "sku-1"}},
+    ]}  # fmt: skip
+    _, (event,), bad = decode_native(msgspec.json.encode(payload), max_events=10)
+    assert bad == []
+    out = enrich(event)
+    assert not isinstance(out, Drop) and out.type == "add_to_cart"
+    assert out.url == long_url[:MAX_URL] and out.referrer == long_url[:MAX_URL]
+    assert out.title == "T" * MAX_TITLE and out.host == "shop.test"
 
 
 def test_unknown_types_and_pageviews_without_url_are_dropped_with_reasons() -> None:

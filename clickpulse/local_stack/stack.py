@@ -13,7 +13,7 @@ import redis as sync_redis
 from clickpulse import live_keys
 from clickpulse.local_stack.kafka_broker import broker_command
 from clickpulse.local_stack.redis_server import redis_command
-from clickpulse.local_stack.supervisor import Service, Supervisor, http_ok, port_open
+from clickpulse.local_stack.supervisor import Service, StopRequested, Supervisor, http_ok, port_open
 from clickpulse.settings import Settings
 from clickpulse.topics import ensure_topics
 
@@ -46,21 +46,31 @@ def _worker_alive(settings: Settings, since_ms: int) -> bool:
 
 def build_services(settings: Settings) -> list[Service]:
     redis_url = urlsplit(settings.redis_url)
+    redis_at = (redis_url.hostname or "127.0.0.1", redis_url.port or 6379)
+    kafka_host, _, kafka_port = settings.kafka_bootstrap.rpartition(":")
     started_ms = int(time.time() * 1000)
     return [
+        Service("redis", redis_command(settings), lambda: port_open(*redis_at), listens_on=(redis_at,)),
         Service(
-            "redis",
-            redis_command(settings),
-            lambda: port_open(redis_url.hostname or "127.0.0.1", redis_url.port or 6379),
+            "kafka",
+            broker_command(settings),
+            lambda: _topics_ready(settings),
+            start_timeout_s=120,
+            listens_on=((kafka_host, int(kafka_port)), (kafka_host, settings.kafka_controller_port)),
         ),
-        Service("kafka", broker_command(settings), lambda: _topics_ready(settings), start_timeout_s=120),
         Service(
             "ingest",
             _clickpulse("ingest"),
             lambda: http_ok(f"http://{settings.ingest_host}:{settings.ingest_port}/healthz"),
+            listens_on=((settings.ingest_host, settings.ingest_port),),
         ),
         Service("worker", _clickpulse("worker"), lambda: _worker_alive(settings, started_ms), start_timeout_s=120),
-        Service("api", _clickpulse("api"), lambda: http_ok(f"http://{settings.api_host}:{settings.api_port}/healthz")),
+        Service(
+            "api",
+            _clickpulse("api"),
+            lambda: http_ok(f"http://{settings.api_host}:{settings.api_port}/healthz"),
+            listens_on=((settings.api_host, settings.api_port),),
+        ),
     ]
 
 
@@ -75,12 +85,14 @@ def run_stack(settings: Settings, *, demo: bool, demo_visitors: int = 300, seed:
             supervisor.start(service)
             print(" ok", flush=True)
         _print_where(settings)
-        if demo:
+        if demo and not supervisor.stopping:
             from clickpulse.demo.runner import start_demo
 
             tick = start_demo(settings, demo_visitors, seed)
         print("Ctrl-C stops everything.", flush=True)
         supervisor.watch(tick)
+    except StopRequested:
+        pass
     except RuntimeError as exc:
         print(f"\nerror: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None

@@ -19,6 +19,12 @@ from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
 STOP_TIMEOUT_S = 20.0
+# A service that crashes this often within a minute is not coming back by itself: stop and say so.
+MAX_RESTARTS_PER_MINUTE = 5
+
+
+class StopRequested(Exception):
+    """Ctrl-C or SIGTERM came while a service was starting: start nothing more."""
 
 
 def _die_with_parent() -> None:
@@ -50,8 +56,10 @@ class Service:
     healthy: Callable[[], bool]
     start_timeout_s: float = 90.0
     restart: bool = True
+    # (host, port) it listens on: one already taken would pass its health check while the service cannot bind.
+    listens_on: tuple[tuple[str, int], ...] = ()
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-    restarts: int = 0
+    restarted_at: list[float] = field(default_factory=list, repr=False)
 
 
 class Supervisor:
@@ -78,12 +86,20 @@ class Supervisor:
         self._write_state()
 
     def start(self, service: Service) -> None:
+        if self._stopping:
+            raise StopRequested
+        for host, port in service.listens_on:
+            if port_open(host, port):
+                raise RuntimeError(
+                    f"{service.name}: port {port} is already in use (another stack, or a system service?); stop "
+                    "that or choose other ports (CLICKPULSE_*_PORT, CLICKPULSE_REDIS_URL, CLICKPULSE_KAFKA_BOOTSTRAP)"
+                )
         self.services.append(service)
         self._spawn(service)
         deadline = time.monotonic() + service.start_timeout_s
         while not service.healthy():
             if self._stopping:
-                return
+                raise StopRequested
             assert service.process is not None
             if service.process.poll() is not None:
                 raise RuntimeError(
@@ -109,7 +125,10 @@ class Supervisor:
                     print(f"! {service.name} exited with {process.returncode}; restarting", file=sys.stderr, flush=True)
                     if not service.restart:
                         raise RuntimeError(f"{service.name} stopped")
-                    service.restarts += 1
+                    now = time.monotonic()
+                    service.restarted_at = [t for t in service.restarted_at if now - t < 60] + [now]
+                    if len(service.restarted_at) > MAX_RESTARTS_PER_MINUTE:
+                        raise RuntimeError(f"{service.name} keeps exiting; see {self.log_dir / service.name}.log")
                     self._spawn(service)
             if tick:
                 tick()
@@ -117,6 +136,10 @@ class Supervisor:
 
     def request_stop(self, *_: object) -> None:
         self._stopping = True
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
 
     def stop_all(self) -> None:
         self._stopping = True

@@ -1,0 +1,31 @@
+"""The dashboard page in Chromium: its live stream comes back by itself after the server refused it once
+(a 503 while Redis or the API restarts), where a browser's own EventSource retry gives up."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Browser, Route
+
+from tests.running_stack import RunningStack
+
+pytestmark = pytest.mark.browser
+
+
+def test_the_dashboard_reopens_a_live_stream_the_server_refused(stack: RunningStack, browser: Browser) -> None:
+    site = stack.create_site("dashboard-live")
+    context = browser.new_context()
+    page = context.new_page()
+    refused: list[str] = []
+
+    def refuse_the_first(route: Route) -> None:
+        if refused:
+            route.continue_()
+        else:
+            refused.append(route.request.url)
+            route.fulfill(status=503, body="")
+
+    page.route("**/live?*", refuse_the_first)
+    page.goto(f"{stack.api}/#site={site['site_id']}&key={site['read_key']}")
+    page.wait_for_selector("#status.on", timeout=20_000)  # a snapshot arrived on a reopened stream
+    assert len(refused) == 1
+    context.close()

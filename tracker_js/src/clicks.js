@@ -8,6 +8,14 @@ import { on } from "./guard.js";
 
 const DOWNLOAD = /\.(pdf|zip|dmg|exe|msi|csv|xlsx?|docx?|pptx?|mp[34]|t?gz|7z|rar|apk)$/i;
 const CONTROLS = "a,button,[type=submit],[type=button],[role=button],[data-cp-event]";
+const FIELDS = /^(INPUT|TEXTAREA|SELECT)$/;
+
+// The words on a control, never what was typed: a field (or editable text) marked as a control gives no
+// text; only a button-like input's value is its caption.
+const caption = (el) => {
+  if (el.tagName == "INPUT" && /^(submit|button|reset)$/.test(el.type)) return el.value;
+  return FIELDS.test(el.tagName) || el.isContentEditable ? "" : el.innerText || el.getAttribute("aria-label");
+};
 
 export function dataAttributes(el) {
   const out = {};
@@ -41,7 +49,7 @@ export function watchClicks(track, config) {
       track("click", {
         props: {
           tag: tag(el),
-          text: maskText(el.innerText || el.value || el.getAttribute("aria-label")),
+          text: maskText(caption(el)),
           href: href.slice(0, 500),
           id: el.id,
           classes: (el.getAttribute("class") || "").slice(0, 200),

@@ -5,6 +5,7 @@ import { declaredProducts } from "./commerce.js";
 import { createEngagement } from "./engagement.js";
 import { forgetVisitor, uuid, visitorId } from "./identity.js";
 import { pageKey, watchNavigation } from "./navigation.js";
+import { maskText } from "./mask.js";
 import { trackingAllowed } from "./privacy.js";
 import { createQueue, splitBatches } from "./queue.js";
 import { on, safe } from "./guard.js";
@@ -60,37 +61,54 @@ safe(() => {
   // Keep events that could not go (offline, refused, failed) and try again after a backoff.
   const retry = (events) => setTimeout(flush, queue.failed(events) + 9);
 
-  // mode: 0 normal, 1 retries forced (back online), 2 the page is going away (forced, by sendBeacon).
-  // Once the page is gone, stored events wait for the next page: Chromium can still run this page's
-  // handlers as its tab closes (even tell it 'online' while the browser is offline), and what it took out
-  // of storage then would be lost with the page. Its own last events still go, by sendBeacon.
+  // Forget the visitor (reset, consent denied). A send of theirs still in flight belongs to an older
+  // generation: if it fails, its events are dropped, not stored, or they would go out under the next
+  // visitor's id (linking two people on a shared computer) or re-create the storage a denial deleted.
+  // Their events not yet sent (pending after a denial) are dropped for the same reason.
+  let generation = 0;
+  const forget = () => {
+    generation++;
+    queue.take(-1);
+    forgetVisitor();
+  };
+
+  // mode: 0 normal, 1 retries forced (back online), 2 the page is hidden or going away (by sendBeacon).
+  // A beacon's delivery is never known, so it takes stored events only once their backoff is over (they
+  // are safe in storage meanwhile): events refused with a 429 or 5xx are not sent into the same error on a
+  // mere tab switch. Once the page is gone, stored events wait for the next page: Chromium can still run this
+  // page's handlers as its tab closes (even tell it 'online' while the browser is offline), and what it took
+  // out of storage then would be lost with the page. Its own last events still go, by sendBeacon.
   const flush = safe((mode) => {
     clearTimeout(timer);
     timer = soon = 0;
     if (!config.key || !allowed()) return;
-    const events = queue.take(gone ? -1 : mode);
+    const events = queue.take(gone ? -1 : mode == 1 ? 1 : 0);
     if (!events.length) return;
     // Offline, a beacon would be accepted and lost, and a fetch would only fail: keep them for 'online'.
     if (nav.onLine === false) return retry(events);
     const url = config.api + "/collect";
     const head = JSON.stringify({ write_key: config.key, visitor_id: visitorId(config.cookieless), sent_at: Date.now() });
+    const sentBy = generation;
     for (const chunk of splitBatches(events)) {
       // A string body is text/plain: no CORS preflight.
       const body = head.slice(0, -1) + ',"events":[' + chunk + "]}";
-      const failed = () => retry(chunk);
+      const failed = () => sentBy == generation && retry(chunk);
       if ((gone || mode > 1) && nav.sendBeacon) nav.sendBeacon(url, body) || failed();
       else {
         // keepalive lets a request outlive the page, but browsers allow 64 KB of them in flight: a burst
-        // beyond that would be refused, so the rest go as plain requests.
-        const kept = inflight + body.length < 6e4 && body.length;
+        // beyond that would be refused, so the rest go as plain requests. Bytes, not characters: a character
+        // is up to 3 bytes in UTF-8.
+        const bytes = new Blob([body]).size;
+        const kept = inflight + bytes < 6e4 && bytes;
         inflight += kept;
         const done = (ok) => {
           inflight -= kept;
           ok ? queue.sent() : failed();
         };
+        // A network failure rejects: its events are kept, like those of a 5xx or 429.
         fetch(url, { method: "POST", body, keepalive: !!kept, credentials: "omit" }).then(
           (r) => done(r.status < 500 && r.status != 429),
-          done,
+          () => done(false),
         );
       }
     }
@@ -126,7 +144,8 @@ safe(() => {
     if (auto && !config.pageviews) return;
     track("pageview", { referrer: document.referrer, title: document.title });
     const query = new URLSearchParams(location.search).get(config.searchParam);
-    if (query) track("search", { props: { query: query.slice(0, 200) } });
+    // Masked like click text: a search for an e-mail address or an order number is personal data.
+    if (query) track("search", { props: { query: maskText(query, 200) } });
   };
 
   // A page view when the page's key changed, or always when forced (first load, bfcache restore),
@@ -156,12 +175,14 @@ safe(() => {
     // What is queued still belongs to the visitor who leaves: send it before forgetting them.
     reset: () => {
       flush();
-      forgetVisitor();
+      forget();
     },
     consent: (decision) => {
       config.consent = decision;
-      if (decision == "denied") forgetVisitor();
-      start();
+      if (decision == "denied") forget();
+      // While the page loads, start waits for DOMContentLoaded (see below): the page's declared
+      // products are not parsed yet.
+      if (document.readyState != "loading") start();
       // Remember the visitor's decision for the next pages (not in cookieless mode, which stores nothing).
       if (storage) storage[CONSENT_KEY] = decision;
     },

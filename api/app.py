@@ -152,8 +152,9 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
 
     @app.get("/v1/sites/{site_id}/live", tags=["live"])
     async def live(request: Request, site_id: str) -> StreamingResponse:
-        """Server-sent events: a realtime snapshot whenever new events arrive (at most once a second)."""
-        await auth.site(request, site_id)
+        """Server-sent events: a realtime snapshot whenever new events arrive (at most once a second). The read
+        key may come as ?key=, since a browser's EventSource cannot send an Authorization header."""
+        await auth.site(request, site_id, key_in_query=True)
 
         async def stream() -> AsyncIterator[bytes]:
             pubsub = redis.pubsub()

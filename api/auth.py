@@ -19,9 +19,13 @@ class ReadKeyAuth:
         self.registry = registry
         self._ok: dict[tuple[str, str], tuple[float, Site]] = {}
 
-    async def site(self, request: Request, site_id: str) -> Site:
+    async def site(self, request: Request, site_id: str, *, key_in_query: bool = False) -> Site:
+        """key_in_query: also take ?key= (only for EventSource, which cannot send headers; a key in a URL ends
+        up in proxies' logs)."""
         header = request.headers.get("authorization", "")
-        key = header[7:].strip() if header.lower().startswith("bearer ") else request.query_params.get("key", "")
+        key = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        if not key and key_in_query:
+            key = request.query_params.get("key", "")
         if not key:
             raise ApiError(401, "missing_read_key", "send Authorization: Bearer <read key>")
         cached = self._ok.get((site_id, key))

@@ -225,16 +225,18 @@ def test_every_api_refusal_has_one_shape_with_a_machine_readable_reason(stack: R
     site = stack.create_site("refusals")
     auth = {"Authorization": f"Bearer {site['read_key']}"}
     base = f"{stack.api}/v1/sites/{site['site_id']}"
-    refusals = {
-        "missing_read_key": (401, httpx.get(f"{base}/stats")),
-        "invalid_read_key": (403, httpx.get(f"{base}/stats", headers={"Authorization": "Bearer rk_wrong"})),
-        "bad_time": (400, httpx.get(f"{base}/stats", params={"to": "0001-01-01T00:00:00+02:00"}, headers=auth)),
-        "bad_range": (400, httpx.get(f"{base}/stats", params={"from": "2026-02-02", "to": "2026-02-01"}, headers=auth)),
-        "bad_cursor": (400, httpx.get(f"{base}/intent", params={"cursor": "not-a-cursor"}, headers=auth)),
-        "invalid_parameter": (422, httpx.get(f"{base}/intent", params={"limit": 0}, headers=auth)),
-        "not_found": (404, httpx.get(f"{stack.api}/v1/nowhere", headers=auth)),
-    }
-    for reason, (status, response) in refusals.items():
+    refusals = [
+        (401, "missing_read_key", httpx.get(f"{base}/stats")),
+        # Only the live stream takes ?key= (EventSource sends no headers); elsewhere a key in a URL is refused.
+        (401, "missing_read_key", httpx.get(f"{base}/stats", params={"key": site["read_key"]})),
+        (403, "invalid_read_key", httpx.get(f"{base}/stats", headers={"Authorization": "Bearer rk_wrong"})),
+        (400, "bad_time", httpx.get(f"{base}/stats", params={"to": "0001-01-01T00:00:00+02:00"}, headers=auth)),
+        (400, "bad_range", httpx.get(f"{base}/stats", params={"from": "2026-02-02", "to": "2026-02-01"}, headers=auth)),
+        (400, "bad_cursor", httpx.get(f"{base}/intent", params={"cursor": "not-a-cursor"}, headers=auth)),
+        (422, "invalid_parameter", httpx.get(f"{base}/intent", params={"limit": 0}, headers=auth)),
+        (404, "not_found", httpx.get(f"{stack.api}/v1/nowhere", headers=auth)),
+    ]
+    for status, reason, response in refusals:
         assert (response.status_code, response.json()["error"]) == (status, reason), response.text
         assert isinstance(response.json()["detail"], str)
     ancient = httpx.get(f"{base}/stats", params={"to": "0001-01-01"}, headers=auth)

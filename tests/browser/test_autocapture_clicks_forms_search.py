@@ -1,7 +1,7 @@
 """Autocapture in Chromium, end to end to Kafka: clicks carry tag, masked text, href, id, classes, a short CSS
 path and data-cp-* attributes, with outbound links and downloads marked; three fast clicks in one spot are a
-rage click; a form submission names the form and never carries what was typed; a site search is read from the
-configured query parameter, on load and on SPA route changes."""
+rage click; a form submission names the form and never carries what was typed, nor does a click on a field; a
+site search is read from the configured query parameter, on load and on SPA route changes."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ PAGE = """<!doctype html><html><head><title>Shop</title>{snippet}
 <div id="promo" data-cp-event="promo_banner">Spring sale</div>
 <div id="plain" style="height: 80px">just text</div>
 <form id="signup" name="newsletter" action="/thanks.html">
-  <input id="email" type="email" name="email"><input id="card" name="card"><button id="send">Sign up</button>
+  <input id="email" type="email" name="email"><input id="card" name="card">
+  <input id="coupon" name="coupon" data-cp-event="coupon"><button id="send">Sign up</button>
 </form>
 <button id="to-boots" onclick="history.pushState({{}}, '', '/search.html?q=boots')">boots</button>
 </main></body></html>"""
@@ -114,6 +115,8 @@ def test_a_form_submission_names_the_form_and_never_carries_what_was_typed(
     page.goto(f"{origin}/index.html")
     page.fill("#email", "jane.doe@example.com")
     page.fill("#card", "4111 1111 1111 1111")
+    page.fill("#coupon", "my secret coupon")
+    page.click("#coupon")  # a field marked as a control: its click says what was clicked, not what was typed
     page.click("#send")  # submits and leaves: the events go with the page's last beacon
     page.wait_for_url("**/thanks.html*")
     events = kafka.wait_for(site["site_id"], count("form_submit"))
@@ -122,10 +125,11 @@ def test_a_form_submission_names_the_form_and_never_carries_what_was_typed(
     assert errors == []
     (submit,) = of_type(events, "form_submit")
     assert submit["props"] == {"id": "signup", "name": "newsletter", "action": "/thanks.html"}
-    assert [c["props"]["text"] for c in of_type(events, "click")] == ["Sign up"]
+    clicks = sorted(of_type(events, "click"), key=lambda e: e["ts"])
+    assert [(c["props"]["tag"], c["props"]["text"]) for c in clicks] == [("input", ""), ("button", "Sign up")]
     # Random ids left out: one once held the digits "4111" by chance.
     wire = repr([{k: v for k, v in e.items() if k not in ("event_id", "visitor_id")} for e in events])
-    assert "jane.doe" not in wire and "4111 1111" not in wire
+    assert "jane.doe" not in wire and "4111 1111" not in wire and "secret" not in wire
 
 
 def test_site_search_is_read_from_the_configured_query_parameter(

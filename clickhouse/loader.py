@@ -126,6 +126,7 @@ class Loader:
         self.erased.refresh()
         rows: dict[str, list[list[object]]] = {topic: [] for topic in self.targets}
         visitors: set[tuple[str, str]] = set()
+        covered: set[tuple[str, str]] = set()
         linked_to_erased: set[tuple[str, str]] = set()
         for message in messages:
             target = self.targets[message.topic]
@@ -140,6 +141,7 @@ class Loader:
                     linked_to_erased.add((record.site_id, record.visitor_id))
                 if self.erased.covers(record.site_id, record.visitor_id, gathered_at):
                     self.erased_records += 1
+                    covered.add((record.site_id, record.visitor_id))
                     continue
                 rows[message.topic].append(target.row(record, message))
                 visitors.add((record.site_id, record.visitor_id))
@@ -156,8 +158,9 @@ class Loader:
                 self.client.insert(target.table, batch, column_names=target.columns)
                 written += len(batch)
         # An erasure recorded while this batch was on its way may have deleted before these rows were in; a visitor
-        # found linked to an erased customer has rows from earlier batches, and maybe from this one.
-        for site_id, visitor_id in (self.erased.refresh() & visitors) | linked_to_erased:
+        # found linked to an erased customer has rows from earlier batches, and maybe from this one; and a record
+        # skipped as erased may be a replay of one an attempt that crashed before its delete had inserted.
+        for site_id, visitor_id in (self.erased.refresh() & visitors) | linked_to_erased | covered:
             requested_at = self.erased.requested_at[(site_id, visitor_id)]
             delete_rows(self.client, self.settings.clickhouse_database, site_id, [visitor_id], requested_at)
         return written

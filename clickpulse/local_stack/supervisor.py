@@ -27,10 +27,14 @@ class StopRequested(Exception):
     """Ctrl-C or SIGTERM came while a service was starting: start nothing more."""
 
 
+# Loaded here, not in the child: between fork and exec, with other threads running (the demo's), a child
+# should only make plain system calls.
+_LIBC = ctypes.CDLL("libc.so.6", use_errno=True)
+
+
 def _die_with_parent() -> None:
     """Children get SIGTERM if the supervisor itself is killed, even by SIGKILL."""
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def port_open(host: str, port: int) -> bool:

@@ -21,7 +21,6 @@ import msgspec
 import redis.asyncio as aioredis
 from aiokafka.structs import RecordMetadata
 
-from clickpulse import live_keys
 from clickpulse.garbage_collection import freeze_start_up_objects
 from clickpulse.records import (
     DLQ_TOPIC,
@@ -113,7 +112,8 @@ def create_app(settings: Settings) -> BatchingApp:
         key_type=bytes,
         value_type=bytes,
     )
-    redis = aioredis.Redis.from_url(settings.redis_url)
+    # A Redis that hangs rather than refuses must not hold a batch for ever: live state is best-effort.
+    redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=5.0, socket_connect_timeout=5.0)
     live = LiveState(redis)
     site_settings = SiteSettings(redis)
     w = windowing(settings)
@@ -169,7 +169,6 @@ def create_app(settings: Settings) -> BatchingApp:
         wall = int(time.time() * 1000)
         per_visitor: dict[bytes, list[tuple[int, EnrichedEvent]]] = {}
         partition_of: dict[bytes, int] = {}
-        decoded: list[EnrichedEvent] = []
         decode = event_decoder.decode
         for tp, messages in batch.items():
             for message in messages:
@@ -180,7 +179,6 @@ def create_app(settings: Settings) -> BatchingApp:
                     # to the dead letters with its reason, as ingest's rejects do.
                     await dead_letter(message.value, message.key, f"undecodable_event: {str(exc)[:120]}")
                     continue
-                decoded.append(record)
                 items = per_visitor.get(message.key)
                 if items is None:
                     items = per_visitor[message.key] = []
@@ -190,18 +188,19 @@ def create_app(settings: Settings) -> BatchingApp:
         sessions: list[Session] = []
         signals: list[IntentSignal] = []
         links: list[IdentityLink] = []
-        erased_ids: set[str] = set()
+        # Only what the sessionizer applied counts as live: a retry, a replay or a redelivered batch is a
+        # duplicate there, and late or erased events are not "now".
+        applied: list[EnrichedEvent] = []
         for key, items in per_visitor.items():
             partition = partition_of[key]
             state = load(partition, key, items[0][1])
             result = apply(state, items, site_settings.windowing(state.site_id, w), wall)
-            erased_ids.update(result.erased)
             tuning = site_settings.intent(state.site_id)
             for event, session_index in result.applied:
+                applied.append(event)
                 if not event.is_bot:
                     signals += intent.observe(state.intent, event, intent_visitor(state, session_index), tuning)
-                if event.type == "identify" and result.new_customer:
-                    links.append(IdentityLink(state.site_id, state.visitor_id, state.customer_id, event.ts))
+            links += result.links
             await store(key, state, partition)
             if needs_sweep(state):
                 to_sweep.add(key)
@@ -209,9 +208,7 @@ def create_app(settings: Settings) -> BatchingApp:
             if result.late:
                 late[state.site_id] += result.late
         await emit(sessions, signals, links)
-        if erased_ids:
-            decoded = [e for e in decoded if e.event_id not in erased_ids]
-        await live.record(decoded, late, wall)
+        await live.record(applied, late, wall)
 
     @app.task
     async def tune_garbage_collector() -> None:
@@ -237,7 +234,7 @@ def create_app(settings: Settings) -> BatchingApp:
     async def sweep() -> None:
         """Close idle sessions, flag abandoned carts, and after a rebalance re-emit what the table holds."""
         wall = int(time.time() * 1000)
-        await redis.set(live_keys.worker_heartbeat(settings.worker_instance), wall, ex=30)
+        await live.heartbeat(settings.worker_instance, wall)
         if app.rebalancing or not app.tables.recovery.completed.is_set():
             return
         generation = app.consumer_generation_id

@@ -1,14 +1,19 @@
 """Live state in Redis: what the dashboard shows as "now", written once per batch.
 
-Keys are per site so a Redis cluster can shard them. Minute buckets expire on their own.
+Keys are per site so a Redis cluster can shard them. Minute buckets expire on their own. Live state is
+best-effort: a Redis error is logged (at most once a minute) and the worker goes on, since sessions, signals
+and the warehouse must not wait for Redis.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections import Counter, defaultdict
 
 import msgspec
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from clickpulse import live_keys as keys
 from clickpulse.live_keys import FeedItem
@@ -17,14 +22,48 @@ from clickpulse.records import EnrichedEvent
 BUCKET_TTL_S = 2 * 3600
 feed_item_decoder = msgspec.json.Decoder(FeedItem)
 LIVE_WINDOW_MS = keys.LIVE_WINDOW_MINUTES * keys.MINUTE_MS
+HEARTBEAT_TTL_S = 30
+WARN_EVERY_S = 60.0
+log = logging.getLogger(__name__)
 
 
 class LiveState:
     def __init__(self, redis: aioredis.Redis) -> None:
         self.redis = redis
+        self._warned_at: float | None = None
+        self._failures = 0
 
     async def record(self, events: list[EnrichedEvent], late: Counter[str], wall_ms: int) -> None:
         """Fold one batch into the live keys with one round trip."""
+        try:
+            await self._record(events, late, wall_ms)
+        except RedisError as exc:
+            self._redis_failed("record a batch", exc)
+
+    async def forget(self, site_id: str, visitor_id: str) -> None:
+        """An erased visitor leaves the live state: their presence and their items in the feed."""
+        try:
+            await self._forget(site_id, visitor_id)
+        except RedisError as exc:
+            self._redis_failed("forget a visitor", exc)
+
+    async def heartbeat(self, instance: str, wall_ms: int) -> None:
+        """This worker is alive (read by tests and operators)."""
+        try:
+            await self.redis.set(keys.worker_heartbeat(instance), wall_ms, ex=HEARTBEAT_TTL_S)
+        except RedisError as exc:
+            self._redis_failed("beat", exc)
+
+    def _redis_failed(self, doing: str, exc: RedisError) -> None:
+        """One warning a minute while Redis is down, with how many writes failed meanwhile, not one per batch."""
+        self._failures += 1
+        now = time.monotonic()
+        if self._warned_at is not None and now - self._warned_at < WARN_EVERY_S:
+            return
+        log.warning("live state in Redis not updated (%d failed writes, last: %s): %r", self._failures, doing, exc)
+        self._warned_at, self._failures = now, 0
+
+    async def _record(self, events: list[EnrichedEvent], late: Counter[str], wall_ms: int) -> None:
         pipe = self.redis.pipeline(transaction=False)
         last_seen: dict[str, dict[str, int]] = defaultdict(dict)
         pageviews: Counter[tuple[str, int]] = Counter()
@@ -66,8 +105,7 @@ class LiveState:
         if len(pipe):
             await pipe.execute()
 
-    async def forget(self, site_id: str, visitor_id: str) -> None:
-        """An erased visitor leaves the live state: their presence and their items in the feed."""
+    async def _forget(self, site_id: str, visitor_id: str) -> None:
         feed = keys.feed(site_id)
         pipe = self.redis.pipeline(transaction=False)
         pipe.zrem(keys.active_visitors(site_id), visitor_id)

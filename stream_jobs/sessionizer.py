@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from clickpulse.records import EnrichedEvent, Session
+from clickpulse.records import EnrichedEvent, IdentityLink, Session
 from stream_jobs.intent import IntentState, Visitor
 
 BOUNCE_ENGAGED_MS = 10_000
@@ -63,6 +63,9 @@ class VisitorState(msgspec.Struct, omit_defaults=True):
     late_events: int = 0
     sessions_started: int = 0
     customer_id: str = ""
+    # Event time of the newest applied event that named customer_id: an older one (late, replayed) never
+    # takes the visitor back to an earlier customer.
+    customer_since: int = 0
     sessions: list[SessionState] = []
     intent: IntentState = msgspec.field(default_factory=IntentState)
     # When the visitor asked to be forgotten (ms): events ingest received by then may still be on their way
@@ -209,7 +212,8 @@ class ApplyResult:
     duplicates: int = 0
     # Ids of events received before the visitor's erasure, skipped.
     erased: list[str] = field(default_factory=list)
-    new_customer: bool = False
+    # One link per change of the visitor's customer, by whichever applied event named the new one.
+    links: list[IdentityLink] = field(default_factory=list)
 
 
 def forget(state: VisitorState, requested_at: int) -> VisitorState:
@@ -239,13 +243,12 @@ def apply(state: VisitorState, events: list[tuple[int, EnrichedEvent]], w: Windo
         if event.event_id in seen:
             result.duplicates += 1
             continue
-        if event.customer_id and event.customer_id != state.customer_id:
-            state.customer_id = event.customer_id
-            result.new_customer = True
         if state.stream_time and event.ts < state.stream_time - w.gap_ms - w.grace_ms:
             state.late_events += 1
             result.late += 1
             continue
+        if event.customer_id:
+            _name_customer(state, event, result.links)
         seen.add(event.event_id)
         state.stream_time = max(state.stream_time, event.ts)
         state.last_seen_wall = wall_ms
@@ -277,6 +280,16 @@ def apply(state: VisitorState, events: list[tuple[int, EnrichedEvent]], w: Windo
         _emit(state, session, result.emitted)
     _forget_unreachable(state, w)
     return result
+
+
+def _name_customer(state: VisitorState, event: EnrichedEvent, links: list[IdentityLink]) -> None:
+    """An applied event naming a customer: the newest one (event time) is the visitor's customer."""
+    if state.customer_id and event.ts <= state.customer_since:
+        return
+    state.customer_since = event.ts
+    if event.customer_id != state.customer_id:
+        state.customer_id = event.customer_id
+        links.append(IdentityLink(state.site_id, state.visitor_id, event.customer_id, event.ts))
 
 
 def _sessions_joined_by(sessions: list[SessionState], ts: int, w: Windowing) -> list[SessionState]:

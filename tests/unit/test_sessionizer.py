@@ -6,7 +6,7 @@ import random
 
 import msgspec
 
-from clickpulse.records import EnrichedEvent
+from clickpulse.records import EnrichedEvent, IdentityLink
 from stream_jobs.sessionizer import (
     VisitorState,
     Windowing,
@@ -201,7 +201,56 @@ def test_retractions_are_forgotten_once_no_event_can_reach_them() -> None:
     assert state.retracted == []
 
 
-def test_a_row_stored_before_retractions_were_kept_still_decodes() -> None:
-    old_row = msgspec.msgpack.encode({"site_id": "s", "visitor_id": "v", "version": 3, "sessions": []})
+def test_a_row_stored_by_an_older_worker_still_decodes() -> None:
+    old_row = msgspec.msgpack.encode(
+        {"site_id": "s", "visitor_id": "v", "version": 3, "sessions": [], "customer_id": "crm-1"}
+    )
     state = state_decoder.decode(old_row)
-    assert (state.version, state.retracted) == (3, [])
+    assert (state.version, state.retracted, state.customer_id, state.customer_since) == (3, [], "crm-1", 0)
+
+
+def link(customer: str, minute: float) -> IdentityLink:
+    return IdentityLink("s", "v", customer, int(minute * MIN))
+
+
+def test_a_segment_track_naming_a_customer_links_the_visitor_without_any_identify() -> None:
+    state = VisitorState(site_id="s", visitor_id="v")
+    apply(state, [(0, ev("page", 10))], REF, 0)
+    result = apply(state, [(1, ev("track", 11, "product_view", customer_id="crm-1"))], REF, 0)
+    assert (result.links, state.customer_id) == ([link("crm-1", 11)], "crm-1")
+    again = apply(state, [(2, ev("track-2", 12, "add_to_cart", customer_id="crm-1"))], REF, 0)
+    assert again.links == []  # the same customer again is no new link
+
+
+def test_an_older_identify_replayed_or_late_never_takes_the_visitor_back_to_an_earlier_customer() -> None:
+    w = Windowing(gap_ms=5 * MIN, grace_ms=60 * MIN, max_len_ms=24 * 60 * MIN)
+    state = VisitorState(site_id="s", visitor_id="v")
+    identify_a, identify_b = ev("id-a", 10, "identify", customer_id="A"), ev("id-b", 100, "identify", customer_id="B")
+    apply(state, [(0, identify_a), (1, identify_b)], w, 0)
+    within_grace = apply(state, [(2, ev("id-a-retry", 50, "identify", customer_id="A"))], w, 0)
+    assert (within_grace.links, within_grace.late, state.customer_id) == ([], 0, "B")
+    late = apply(state, [(3, ev("id-a-old", 1, "identify", customer_id="A"))], w, 0)
+    assert (late.links, late.late, state.customer_id) == ([], 1, "B")
+    assert current_records(state)[-1].customer_id == "B"
+
+
+def test_a_late_event_naming_a_customer_neither_links_nor_changes_the_customer() -> None:
+    state = VisitorState(site_id="s", visitor_id="v")
+    apply(state, [(0, ev("a", 100))], REF, 0)
+    late = apply(state, [(1, ev("late-id", 10, "identify", customer_id="A"))], REF, 0)
+    assert (late.late, late.links, state.customer_id) == (1, [], "")
+
+
+def test_two_identifies_in_one_batch_give_one_link_each_naming_its_own_customer() -> None:
+    state = VisitorState(site_id="s", visitor_id="v")
+    identify_a, identify_b = ev("id-a", 10, "identify", customer_id="A"), ev("id-b", 11, "identify", customer_id="B")
+    result = apply(state, [(0, identify_a), (1, identify_b)], REF, 0)
+    assert (result.links, state.customer_id) == ([link("A", 10), link("B", 11)], "B")
+
+
+def test_a_redelivered_identify_gives_no_second_link() -> None:
+    state = VisitorState(site_id="s", visitor_id="v")
+    identify = ev("id-a", 10, "identify", customer_id="A")
+    first = apply(state, [(0, identify)], REF, 0)
+    again = apply(state, [(0, identify), (1, identify)], REF, 0)  # the batch again, and a retry at a new offset
+    assert (first.links, again.links, again.duplicates) == ([link("A", 10)], [], 2)

@@ -115,6 +115,20 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
         except BadCursor as exc:
             raise ApiError(400, "bad_cursor", str(exc)) from None
 
+    @app.get("/v1/sites/{site_id}/customers/{customer_id}", tags=["crm"])
+    async def customer_history(
+        request: Request,
+        site_id: str,
+        customer_id: str,
+        limit: int = Query(100, ge=1, le=500, description="most recent sessions listed"),
+    ) -> dict[str, object]:
+        """A customer's history on every device they identified on, including the sessions those devices had
+        before they identified (attributed through identity links): totals, and the most recent sessions."""
+        await auth.site(request, site_id)
+        queries = state["queries"]
+        assert isinstance(queries, StatsQueries)
+        return await asyncio.to_thread(queries.customer_history, site_id, customer_id, limit)
+
     @app.delete("/v1/sites/{site_id}/visitors/{visitor_id}", tags=["privacy"], status_code=202)
     async def forget_visitor(request: Request, site_id: str, visitor_id: str) -> dict[str, object]:
         """Forget a visitor: events, sessions, signals and identity links are deleted, also those still on their

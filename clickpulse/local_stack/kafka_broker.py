@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import re
 import shutil
 import subprocess
 import uuid
@@ -12,6 +14,8 @@ from clickpulse.settings import REPO_ROOT, Settings
 
 KAFKA_POM = REPO_ROOT / "infra" / "kafka" / "pom.xml"
 KAFKA_LIBS = REPO_ROOT / ".local" / "kafka" / "libs"
+# Written into the libs folder once an assembly has finished: the digest of the pom it assembled.
+POM_STAMP = ".pom-sha256"
 
 LOG4J2_CONFIG = """\
 Configuration:
@@ -33,13 +37,38 @@ Configuration:
 """
 
 
-def assemble_broker() -> None:
-    """Fetch the broker's jars from Maven Central once; a no-op when they are there."""
-    if any(KAFKA_LIBS.glob("kafka_2.13-*.jar")):
+def pom_digest(pom: Path) -> str:
+    return hashlib.sha256(pom.read_bytes()).hexdigest()
+
+
+def broker_assembled(pom: Path = KAFKA_POM, libs: Path = KAFKA_LIBS) -> bool:
+    """True when libs holds a finished assembly of this very pom: its Kafka version's jar and the pom's stamp."""
+    version = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", pom.read_text())
+    stamp = libs / POM_STAMP
+    return (
+        version is not None
+        and (libs / f"kafka_2.13-{version[1]}.jar").is_file()
+        and stamp.is_file()
+        and stamp.read_text().strip() == pom_digest(pom)
+    )
+
+
+def assemble_broker(pom: Path = KAFKA_POM, libs: Path = KAFKA_LIBS) -> None:
+    """Fetch the broker's jars from Maven Central when the pom changed or no assembly finished; else a no-op."""
+    if broker_assembled(pom, libs):
         return
     if shutil.which("mvn") is None:
         raise RuntimeError("Maven (mvn) is needed once to assemble the Kafka broker; install it and retry")
-    subprocess.run(["mvn", "-q", "-B", "-f", str(KAFKA_POM), "package"], check=True)
+    # Assembled beside the old jars and swapped in whole: the classpath never mixes two versions or half a set.
+    fresh, old = libs.with_name(f"{libs.name}.new"), libs.with_name(f"{libs.name}.old")
+    shutil.rmtree(fresh, ignore_errors=True)
+    subprocess.run(["mvn", "-q", "-B", "-f", str(pom), "package", f"-Dlibs.dir={fresh}"], check=True)
+    (fresh / POM_STAMP).write_text(pom_digest(pom))
+    shutil.rmtree(old, ignore_errors=True)
+    if libs.exists():
+        libs.rename(old)
+    fresh.rename(libs)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _host_port(bootstrap: str) -> tuple[str, int]:

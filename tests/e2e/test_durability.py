@@ -67,9 +67,45 @@ def batches_of(visits: dict[str, list[dict[str, object]]], size: int) -> list[tu
     return out
 
 
-def send_all(stack: RunningStack, site: dict[str, str], batches: list[tuple[str, list[dict[str, object]]]]) -> None:
-    for visitor, events in batches:
-        assert send_batch(stack.ingest, site, visitor, events) in (200, 202)
+class GatedSender:
+    """Sends batches from a thread as beacons would (retrying while ingest is down): the first `first` of them,
+    then it holds until released and sends the rest. A test disrupts the stack in between, so some batches
+    certainly go in before the disruption and some after it, however fast the machine is."""
+
+    def __init__(
+        self, stack: RunningStack, site: dict[str, str], batches: list[tuple[str, list[dict[str, object]]]], first: int
+    ) -> None:
+        assert 0 < first < len(batches)
+        self.first_part_sent = threading.Event()
+        self.statuses: list[int] = []
+        self.accepted_at: list[float] = []  # time.monotonic() when each batch was accepted
+        self._released = threading.Event()
+        self._thread = threading.Thread(target=self._send, args=(stack, site, batches, first), daemon=True)
+        self._thread.start()
+
+    def _send(self, stack: RunningStack, site: dict[str, str], batches: list[tuple[str, list[dict[str, object]]]],
+              first: int) -> None:  # fmt: skip
+        for n, (visitor, events) in enumerate(batches):
+            if n == first:
+                self.first_part_sent.set()
+                if not self._released.wait(timeout=300):
+                    return
+            self.statuses.append(send_batch(stack.ingest, site, visitor, events))
+            self.accepted_at.append(time.monotonic())
+
+    def release(self) -> None:
+        self._released.set()
+
+    def finish(self, total: int) -> None:
+        """Wait for the rest; every batch must have been accepted."""
+        self.release()
+        self._thread.join(timeout=300)
+        assert not self._thread.is_alive()
+        assert len(self.statuses) == total and set(self.statuses) <= {200, 202}, self.statuses
+
+    def accepted_before_and_after(self, moment: float) -> tuple[int, int]:
+        before = sum(1 for t in self.accepted_at if t < moment)
+        return before, len(self.accepted_at) - before
 
 
 def assert_nothing_left(stack: RunningStack) -> None:
@@ -94,14 +130,15 @@ def test_1000_events_sent_across_a_restart_of_the_stack_count_exactly_once(own_s
     batches = batches_of(visits, size=5)
     assert sum(len(b) for _, b in batches) == 1000
 
-    sender = threading.Thread(target=send_all, args=(own_stack, site, batches))
-    sender.start()
-    time.sleep(3)  # part of the run goes in before the stop
-    own_stack.stop()  # Ctrl-C while events keep coming; the sender retries as the beacon would
+    sender = GatedSender(own_stack, site, batches, first=len(batches) // 2)
+    assert sender.first_part_sent.wait(timeout=120)
+    stopped_at = time.monotonic()
+    own_stack.stop()  # Ctrl-C with half of the run in (some of it still on its way through the worker)
     assert_nothing_left(own_stack)
+    sender.release()  # the rest meets a stopped stack: the sender retries, as the beacon would
     own_stack.start()
-    sender.join(timeout=300)
-    assert not sender.is_alive()
+    sender.finish(len(batches))
+    assert sender.accepted_before_and_after(stopped_at) == (len(batches) // 2, len(batches) - len(batches) // 2)
 
     want = {"pageviews": 1000, "visitors": 50, "sessions": expected_sessions(visits)}
     stats = own_stack.wait_for_stats(site, want, timeout_s=120)
@@ -113,11 +150,13 @@ def test_kill_9_of_the_worker_mid_run_keeps_the_counts_exact(own_stack: RunningS
     visits = simulated_visits(visitors=40, events_each=15, seed=2)
     batches = batches_of(visits, size=3)
     worker = own_stack.pids()["worker"]
-    sender = threading.Thread(target=send_all, args=(own_stack, site, batches))
-    sender.start()
-    time.sleep(2)
-    os.kill(worker, signal.SIGKILL)
-    sender.join(timeout=300)
+    sender = GatedSender(own_stack, site, batches, first=len(batches) // 2)
+    assert sender.first_part_sent.wait(timeout=120)
+    killed_at = time.monotonic()
+    os.kill(worker, signal.SIGKILL)  # the worker dies with the first half in Kafka, some of it maybe unprocessed
+    sender.release()  # the rest goes into Kafka while the worker is down or coming back
+    sender.finish(len(batches))
+    assert sender.accepted_before_and_after(killed_at) == (len(batches) // 2, len(batches) - len(batches) // 2)
     assert wait_until(lambda: own_stack.pids()["worker"] != worker, timeout_s=30)  # the supervisor restarted it
 
     want = {"pageviews": 600, "visitors": 40, "sessions": expected_sessions(visits)}
@@ -182,13 +221,16 @@ def test_kill_9_of_one_of_two_workers_and_a_third_joining_change_no_figure(own_s
     try:
         assert wait_until(lambda: heartbeat(own_stack, "w2"), timeout_s=60)
         time.sleep(5)  # let the group rebalance onto two workers
-        sender = threading.Thread(target=send_all, args=(own_stack, site, batches_of(visits, size=2)))
-        sender.start()
-        time.sleep(2)
+        batches = batches_of(visits, size=2)
+        sender = GatedSender(own_stack, site, batches, first=len(batches) // 2)
+        assert sender.first_part_sent.wait(timeout=120)
+        killed_at = time.monotonic()
         os.kill(second.pid, signal.SIGKILL)
         second.wait()
+        sender.release()  # the rest goes in while the group notices the death and the third worker joins
         third = start_worker(own_stack, "w3")
-        sender.join(timeout=300)
+        sender.finish(len(batches))
+        assert sender.accepted_before_and_after(killed_at) == (len(batches) // 2, len(batches) - len(batches) // 2)
         assert wait_until(lambda: heartbeat(own_stack, "w3"), timeout_s=60)
 
         want = {"pageviews": 400, "visitors": 40, "sessions": expected_sessions(visits)}

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import time
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from clickpulse.records import (
     DLQ_TOPIC,
@@ -19,10 +19,22 @@ from clickpulse.records import (
 from clickpulse.settings import Settings
 
 
+async def _wait_for_brokers(admin: AIOKafkaAdminClient, wanted: int, timeout_s: float) -> None:
+    """A broker listens before it has registered, and a topic needs a registered broker per copy: wait for them."""
+    deadline = time.monotonic() + timeout_s
+    while (brokers := len((await admin.describe_cluster())["brokers"])) < wanted:
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"CLICKPULSE_TOPIC_REPLICATION_FACTOR={wanted} needs {wanted} Kafka brokers; {brokers} registered"
+            )
+        await asyncio.sleep(0.5)
+
+
 async def ensure_topics(settings: Settings, timeout_s: float = 60.0) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="clickpulse-admin")
     await asyncio.wait_for(admin.start(), timeout_s)
     try:
+        await _wait_for_brokers(admin, settings.topic_replication_factor, timeout_s)
         existing = set(await admin.list_topics())
         wanted = [
             NewTopic(
@@ -34,7 +46,10 @@ async def ensure_topics(settings: Settings, timeout_s: float = 60.0) -> None:
             if settings.topic(name) not in existing
         ]
         if wanted:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(wanted)
+            response = await admin.create_topics(wanted)
+            # The admin client reports refusals per topic in the response instead of raising them.
+            for name, code, *detail in response.topic_errors:
+                if code not in (0, TopicAlreadyExistsError.errno):
+                    raise for_code(code)(f"Kafka refused to create topic {name!r}: {detail[0] if detail else ''}")
     finally:
         await admin.close()

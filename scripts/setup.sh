@@ -37,9 +37,10 @@ fi
 
 # Kafka broker jars from Maven Central (into .local/kafka/libs, ignored by git), again whenever
 # infra/kafka/pom.xml changes: the check and the assembly are the ones `clickpulse up` uses.
-if ! .venv/bin/python -c "import sys; from clickpulse.local_stack.kafka_broker import broker_assembled as done; sys.exit(not done())"; then
+kafka_assembly() { .venv/bin/python -c "from clickpulse.local_stack import kafka_broker as k; $1"; }
+if ! kafka_assembly "raise SystemExit(not k.broker_assembled())"; then
   echo "setup: assembling the Kafka broker from Maven Central"
-  .venv/bin/python -c "from clickpulse.local_stack.kafka_broker import assemble_broker; assemble_broker()"
+  kafka_assembly "k.assemble_broker()"
 fi
 
 # npm_ci DIR FILE: `npm ci` in DIR unless FILE (under DIR) is there and DIR's package-lock.json is the one

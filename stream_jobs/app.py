@@ -75,6 +75,8 @@ def create_app(settings: Settings) -> BatchingApp:
         store=settings.worker_store,
         datadir=str(datadir),
         topic_partitions=settings.topic_partitions,
+        # The table's changelog topic, which Faust creates, is as safe as the topics ensure_topics creates.
+        topic_replication_factor=settings.topic_replication_factor,
         consumer_auto_offset_reset="earliest",
         web_enabled=False,
         key_serializer="raw",

@@ -14,7 +14,7 @@ import httpx
 import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from clickpulse.records import DLQ_TOPIC, ERASURES_TOPIC, EVENTS_TOPIC, DeadLetter
+from clickpulse.records import DLQ_TOPIC, ERASURES_TOPIC, EVENTS_TOPIC, DeadLetter, visitor_key
 from tests.running_stack import BROWSER_UA, RunningStack, send_batch, wait_until
 
 MIN_MS = 60_000
@@ -125,6 +125,20 @@ def test_bad_input_gets_a_clear_4xx_and_the_service_stays_up(stack: RunningStack
     assert httpx.get(f"{stack.ingest}/healthz").status_code == 200
 
 
+def produce_raw(stack: RunningStack, topic: str, value: bytes, key: bytes) -> None:
+    """Put bytes on one of the stack's topics as they are, past ingest's checks."""
+
+    async def produce() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=stack.settings.kafka_bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait(stack.settings.topic(topic), value, key=key)
+        finally:
+            await producer.stop()
+
+    asyncio.run(produce())
+
+
 def test_rejected_events_go_to_the_dead_letter_topic_with_their_reason(stack: RunningStack) -> None:
     site = stack.create_site("dlq")
     marker = f"teleport-{uuid.uuid4()}"
@@ -140,16 +154,7 @@ def test_an_undecodable_record_in_events_is_dead_lettered_by_the_worker_which_go
     site = stack.create_site("poison")
     marker = f"poison-{uuid.uuid4()}"
 
-    async def produce() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=stack.settings.kafka_bootstrap)
-        await producer.start()
-        try:
-            key = f"{site['site_id']}:v-poison".encode()
-            await producer.send_and_wait(stack.settings.topic(EVENTS_TOPIC), f'{{"{marker}": 1}}'.encode(), key=key)
-        finally:
-            await producer.stop()
-
-    asyncio.run(produce())
+    produce_raw(stack, EVENTS_TOPIC, f'{{"{marker}": 1}}'.encode(), visitor_key(site["site_id"], "v-poison"))
     assert send_batch(stack.ingest, site, "v-after", [pageview(int(time.time() * 1000), "/after")]) == 200
     stats = stack.wait_for_stats(site, {"pageviews": 1, "sessions": 1})
     assert (stats["pageviews"], stats["sessions"]) == (1, 1)  # the worker sessionized what came after
@@ -165,16 +170,6 @@ def test_an_undecodable_record_in_events_is_dead_lettered_by_the_worker_which_go
 def test_an_undecodable_erasure_is_dead_lettered_by_the_worker_which_goes_on_erasing(stack: RunningStack) -> None:
     site = stack.create_site("poison-erasure")
     marker = f"poison-{uuid.uuid4()}"
-    key = f"{site['site_id']}:forget-me".encode()  # the partition the real erasure below takes
-
-    async def produce() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=stack.settings.kafka_bootstrap)
-        await producer.start()
-        try:
-            await producer.send_and_wait(stack.settings.topic(ERASURES_TOPIC), f'{{"{marker}": 1}}'.encode(), key=key)
-        finally:
-            await producer.stop()
-
     headers = {"Authorization": f"Bearer {site['read_key']}"}
 
     def active() -> int:
@@ -182,7 +177,8 @@ def test_an_undecodable_erasure_is_dead_lettered_by_the_worker_which_goes_on_era
 
     assert send_batch(stack.ingest, site, "forget-me", [pageview(int(time.time() * 1000), "/x")]) == 200
     assert wait_until(lambda: active() == 1, timeout_s=20)
-    asyncio.run(produce())
+    # On the partition the real erasure below takes.
+    produce_raw(stack, ERASURES_TOPIC, f'{{"{marker}": 1}}'.encode(), visitor_key(site["site_id"], "forget-me"))
     erased = httpx.delete(f"{stack.api}/v1/sites/{site['site_id']}/visitors/forget-me", headers=headers, timeout=30)
     assert erased.status_code == 202
     assert wait_until(lambda: active() == 0, timeout_s=20)  # the erasure after the bad record was applied

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from clickpulse.settings import Settings
 from ingest.app import create_app
 from tests.running_stack import TEST_PORT_BASE, RunningStack, port_free
 
@@ -24,20 +25,19 @@ def batch(write_key: str) -> str:
     return json.dumps({"write_key": write_key, "visitor_id": "v1", "events": [event]})
 
 
+def without_kafka(stack: RunningStack, tmp_path: Path, port_offset: int, **settings: object) -> Settings:
+    """The stack's settings with a Kafka address nothing listens on, and a spool of the test's own."""
+    dead_broker = TEST_PORT_BASE + port_offset
+    assert port_free(dead_broker)
+    update = {"kafka_bootstrap": f"127.0.0.1:{dead_broker}", "data_dir": tmp_path, "produce_deadline_s": 0.2}
+    return stack.settings.model_copy(update={**update, **settings})
+
+
 def test_while_kafka_is_unreachable_batches_are_spooled_with_202_until_a_full_spool_answers_503(
     stack: RunningStack, tmp_path: Path
 ) -> None:
-    dead_broker = TEST_PORT_BASE + 341
-    assert port_free(dead_broker)
     site = stack.create_site("spool-full")
-    settings = stack.settings.model_copy(
-        update={
-            "kafka_bootstrap": f"127.0.0.1:{dead_broker}",
-            "data_dir": tmp_path,
-            "produce_deadline_s": 0.2,
-            "spool_max_bytes": 4096,
-        }
-    )
+    settings = without_kafka(stack, tmp_path, 341, spool_max_bytes=4096)
     headers = {"User-Agent": BROWSER_UA, "Accept-Language": "en", "Content-Type": "text/plain"}
     with TestClient(create_app(settings), client=("192.0.2.10", 50000)) as client:
         statuses = []
@@ -61,12 +61,8 @@ def test_while_kafka_is_unreachable_batches_are_spooled_with_202_until_a_full_sp
 def test_while_kafka_is_unreachable_a_spool_whose_disk_fails_answers_503_spool_unavailable(
     stack: RunningStack, tmp_path: Path
 ) -> None:
-    dead_broker = TEST_PORT_BASE + 342
-    assert port_free(dead_broker)
     site = stack.create_site("spool-disk-fails")
-    settings = stack.settings.model_copy(
-        update={"kafka_bootstrap": f"127.0.0.1:{dead_broker}", "data_dir": tmp_path, "produce_deadline_s": 0.2}
-    )
+    settings = without_kafka(stack, tmp_path, 342)
     headers = {"User-Agent": BROWSER_UA, "Accept-Language": "en", "Content-Type": "text/plain"}
     with TestClient(create_app(settings), client=("192.0.2.11", 50000)) as client:
         # A file where the spool folder was: every spool write fails with an OSError, as on a failing disk.

@@ -7,6 +7,7 @@ Each step takes the event being built and returns it, or returns a Drop with the
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -125,22 +126,35 @@ class PageAddress(NamedTuple):
     path: str
 
 
+# An e-mail address in an address (a sign-up confirmation page, a webmail referrer), plain or percent-encoded.
+EMAIL = re.compile(r"[\w.%+-]+(?:@|%40)[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}", re.IGNORECASE)
+
+
+def without_emails(text: str) -> str:
+    """Personal data that pages put in their addresses is never stored: each e-mail address becomes (email)."""
+    return EMAIL.sub("(email)", text) if "@" in text or "%40" in text else text
+
+
 @lru_cache(maxsize=16384)
 def page_address(url: str, strip_params: tuple[str, ...]) -> PageAddress | None:
-    """Host lowercased, fragment kept (hash routers), path without trailing noise; None when it is no URL.
-    Cached: a site's pages repeat far more often than they change."""
+    """Host lowercased, credentials and e-mail addresses left out, fragment kept (hash routers), path without
+    trailing noise; None when it is no URL. Cached: a site's pages repeat far more often than they change."""
     try:
         parts = urlsplit(url)
+        port = parts.port
     except ValueError:
         return None
+    host = (parts.hostname or "").lower()
+    netloc = (f"[{host}]" if ":" in host else host) + (f":{port}" if port is not None else "")
     query = parts.query
     if query and strip_params:
         kept = [pair for pair in parse_qsl(query, keep_blank_values=True) if pair[0] not in strip_params]
         query = urlencode(kept)
+    path, query, fragment = without_emails(parts.path), without_emails(query), without_emails(parts.fragment)
     return PageAddress(
-        urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, query, parts.fragment)),
-        (parts.hostname or "").lower(),
-        (parts.path or "/") + (f"#{parts.fragment}" if parts.fragment.startswith("/") else ""),
+        urlunsplit((parts.scheme.lower(), netloc, path, query, fragment)),
+        host,
+        (path or "/") + (f"#{fragment}" if fragment.startswith("/") else ""),
     )
 
 
@@ -161,7 +175,7 @@ def referrer_step(referrers: ReferrerTable) -> Step:
     attribute = referrers.attribute
 
     def put_referrer(d: Draft) -> Draft | Drop:
-        d.out.referrer = d.incoming.referrer[:MAX_URL]
+        d.out.referrer = without_emails(d.incoming.referrer)[:MAX_URL]
         if d.incoming.type != "pageview":
             return d
         attribution = attribute(d.incoming.url, d.incoming.referrer, d.incoming.campaign)

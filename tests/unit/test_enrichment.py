@@ -96,6 +96,20 @@ def test_url_host_is_lowercased_and_hash_routes_kept_in_path() -> None:
     assert (out.host, out.path, out.url) == ("shop.test", "/a#/route", "https://shop.test/a?x=1#/route")
 
 
+def test_e_mail_addresses_and_credentials_in_addresses_are_never_stored() -> None:
+    out = enrich(
+        incoming(
+            url="https://jane:secret@Shop.test:8443/u/jane@mail.example/confirm?email=jane.doe%40mail.example&x=1",
+            referrer="https://webmail.example/inbox?to=bob@example.org",
+        )
+    )
+    assert not isinstance(out, Drop)
+    assert out.url == "https://shop.test:8443/u/(email)/confirm?email=(email)&x=1"
+    assert (out.host, out.path) == ("shop.test", "/u/(email)/confirm")
+    assert out.referrer == "https://webmail.example/inbox?to=(email)"
+    assert "jane" not in event_encoder.encode(out).decode() and "secret" not in event_encoder.encode(out).decode()
+
+
 def test_a_long_address_title_and_referrer_are_clipped_not_refused() -> None:
     long_url = "https://shop.test/search?" + "facet=red&" * 600
     payload = {"write_key": "wk", "visitor_id": "v1", "events": [

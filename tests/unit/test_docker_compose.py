@@ -133,7 +133,19 @@ def test_image_builds_the_referrer_data_and_the_beacon_from_their_lock_files() -
     copies = [line.split() for line in final if line.startswith(f"COPY --from={name} ")]
     assert [f"/src/{referrer_modules}/node_modules", f"{referrer_modules}/node_modules"] in [c[2:] for c in copies]
     assert [f"/src/{bundle_dir}", bundle_dir] in [c[2:] for c in copies]
-    assert "RUN pip install --no-cache-dir --require-hashes -r requirements.lock" in final
+    assert "RUN pip install --no-cache-dir --require-hashes -r requirements-runtime.lock" in final
+
+
+def pins(lock: str) -> dict[str, str]:
+    found = re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", (REPO_ROOT / lock).read_text(), re.MULTILINE)
+    return {name.lower(): version for name, version in found}
+
+
+def test_the_images_runtime_lock_has_the_full_locks_versions_and_no_test_tools() -> None:
+    full, runtime = pins("requirements.lock"), pins("requirements-runtime.lock")
+    assert {name: full.get(name) for name in runtime} == runtime  # regenerate it with -c requirements.lock
+    assert {"faust-streaming", "confluent-kafka", "chdb", "uvicorn"} <= runtime.keys()
+    assert not {"pytest", "playwright", "ruff", "hypothesis"} & runtime.keys()
 
 
 def ignored(path: str) -> bool:
@@ -172,6 +184,7 @@ def test_build_context_leaves_out_environments_downloads_and_data() -> None:
 def test_build_context_keeps_what_the_image_builds_from() -> None:
     for path in (
         "requirements.lock",
+        "requirements-runtime.lock",
         "pyproject.toml",
         "README.md",
         "clickpulse/settings.py",

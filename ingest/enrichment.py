@@ -127,7 +127,9 @@ class PageAddress(NamedTuple):
 
 
 # An e-mail address in an address (a sign-up confirmation page, a webmail referrer), plain or percent-encoded.
-EMAIL = re.compile(r"[\w.%+-]+(?:@|%40)[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}", re.IGNORECASE)
+# Each part bounded (as RFC 5321 bounds them) and a match starting only where a run of address characters
+# starts, so a hostile address costs linear time, not quadratic.
+EMAIL = re.compile(r"(?<![\w.%+-])[\w.%+-]{1,64}(?:@|%40)[\w-]{1,63}(?:\.[\w-]{1,63}){0,8}\.[a-z]{2,24}", re.IGNORECASE)
 
 
 def without_emails(text: str) -> str:
@@ -159,7 +161,8 @@ def page_address(url: str, strip_params: tuple[str, ...]) -> PageAddress | None:
 
 
 def put_url(d: Draft) -> Draft | Drop:
-    url = d.incoming.url
+    # Clipped before anything parses or caches it: the body limit alone would allow 64 KB keys in the caches.
+    url = d.incoming.url[:MAX_URL]
     if not url:
         return d if d.incoming.type != "pageview" else Drop("pageview_without_url")
     address = page_address(url, tuple(d.ctx.site.strip_params))
@@ -175,10 +178,14 @@ def referrer_step(referrers: ReferrerTable) -> Step:
     attribute = referrers.attribute
 
     def put_referrer(d: Draft) -> Draft | Drop:
-        d.out.referrer = without_emails(d.incoming.referrer)[:MAX_URL]
+        referrer = d.incoming.referrer[:MAX_URL]
+        if referrer:
+            # Stored the way page addresses are: without credentials or e-mail addresses.
+            address = page_address(referrer, ())
+            d.out.referrer = address.url[:MAX_URL] if address else without_emails(referrer)
         if d.incoming.type != "pageview":
             return d
-        attribution = attribute(d.incoming.url, d.incoming.referrer, d.incoming.campaign)
+        attribution = attribute(d.incoming.url[:MAX_URL], referrer, d.incoming.campaign)
         d.out.source, d.out.medium, d.out.campaign, d.out.channel = attribution
         return d
 

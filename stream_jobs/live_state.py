@@ -7,6 +7,7 @@ and the warehouse must not wait for Redis.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter, defaultdict
@@ -24,6 +25,7 @@ feed_item_decoder = msgspec.json.Decoder(FeedItem)
 LIVE_WINDOW_MS = keys.LIVE_WINDOW_MINUTES * keys.MINUTE_MS
 HEARTBEAT_TTL_S = 30
 WARN_EVERY_S = 60.0
+FORGET_RETRY_S = 1.0
 log = logging.getLogger(__name__)
 
 
@@ -41,11 +43,16 @@ class LiveState:
             self._redis_failed("record a batch", exc)
 
     async def forget(self, site_id: str, visitor_id: str) -> None:
-        """An erased visitor leaves the live state: their presence and their items in the feed."""
-        try:
-            await self._forget(site_id, visitor_id)
-        except RedisError as exc:
-            self._redis_failed("forget a visitor", exc)
+        """An erased visitor leaves the live state: their presence and their items in the feed. Unlike the
+        counters this is not best-effort (the feed keeps no expiry): while Redis is down it tries again, and the
+        erasures behind it wait."""
+        while True:
+            try:
+                await self._forget(site_id, visitor_id)
+                return
+            except RedisError as exc:
+                self._redis_failed("forget a visitor", exc)
+                await asyncio.sleep(FORGET_RETRY_S)
 
     async def heartbeat(self, instance: str, wall_ms: int) -> None:
         """This worker is alive (read by tests and operators)."""

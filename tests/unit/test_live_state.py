@@ -1,5 +1,5 @@
-"""Live state is best-effort: with Redis unreachable its writes fail quietly, so the worker's batches,
-erasures and sweep go on, and the failure is logged once, not once per batch."""
+"""Live counters are best-effort: with Redis unreachable their writes fail quietly, so the worker's batches and
+sweep go on, and the failure is logged once, not once per batch. An erasure's cleanup is not: it waits for Redis."""
 
 from __future__ import annotations
 
@@ -28,7 +28,6 @@ def test_live_writes_go_on_without_redis_and_warn_once_not_once_per_batch(caplog
         try:
             for _ in range(3):
                 await live.record([event], Counter({"s": 1}), wall_ms=1_000)
-            await live.forget("s", "v")
             await live.heartbeat("w1", wall_ms=1_000)
         finally:
             await redis.aclose()
@@ -37,3 +36,17 @@ def test_live_writes_go_on_without_redis_and_warn_once_not_once_per_batch(caplog
         asyncio.run(write_while_redis_is_down())
     warnings = [r for r in caplog.records if r.name == "stream_jobs.live_state"]
     assert len(warnings) == 1 and "ConnectionError" in warnings[0].getMessage()
+
+
+def test_forgetting_a_visitor_keeps_trying_while_redis_is_down_instead_of_dropping_the_erasure() -> None:
+    assert port_free(NOBODY_LISTENS)
+
+    async def forget_while_redis_is_down() -> None:
+        redis = aioredis.Redis.from_url(f"redis://127.0.0.1:{NOBODY_LISTENS}/0", socket_connect_timeout=0.5)
+        try:
+            with pytest.raises(TimeoutError):  # still trying when we stop waiting: it did not give up
+                await asyncio.wait_for(LiveState(redis).forget("s", "v"), timeout=2.5)
+        finally:
+            await redis.aclose()
+
+    asyncio.run(forget_while_redis_is_down())

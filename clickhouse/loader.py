@@ -91,6 +91,9 @@ class Loader:
         self.loaded = 0
         self.failed_records = 0
         self.erased_records = 0
+        # Visitors (and erasure times) whose rows this process has deleted after skipping their records: their
+        # later skipped records, the usual tail of an erasure, need no further delete.
+        self._swept: set[tuple[str, str, int]] = set()
 
     def _consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
@@ -159,10 +162,14 @@ class Loader:
                 written += len(batch)
         # An erasure recorded while this batch was on its way may have deleted before these rows were in; a visitor
         # found linked to an erased customer has rows from earlier batches, and maybe from this one; and a record
-        # skipped as erased may be a replay of one an attempt that crashed before its delete had inserted.
-        for site_id, visitor_id in (self.erased.refresh() & visitors) | linked_to_erased | covered:
-            requested_at = self.erased.requested_at[(site_id, visitor_id)]
+        # skipped as erased may be a replay of one an attempt that crashed before its delete had inserted (once
+        # per process is enough: this process's own attempts delete before they commit).
+        erased_at = self.erased.requested_at
+        replayed = {(s, v) for s, v in covered if (s, v, erased_at[(s, v)]) not in self._swept}
+        for site_id, visitor_id in (self.erased.refresh() & visitors) | linked_to_erased | replayed:
+            requested_at = erased_at[(site_id, visitor_id)]
             delete_rows(self.client, self.settings.clickhouse_database, site_id, [visitor_id], requested_at)
+            self._swept.add((site_id, visitor_id, requested_at))
         return written
 
     async def forget_found(self) -> None:

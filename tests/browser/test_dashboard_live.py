@@ -29,3 +29,17 @@ def test_the_dashboard_reopens_a_live_stream_the_server_refused(stack: RunningSt
     page.wait_for_selector("#status.on", timeout=20_000)  # a snapshot arrived on a reopened stream
     assert len(refused) == 1
     context.close()
+
+
+def test_the_dashboard_asks_for_another_key_when_the_read_key_is_refused(stack: RunningStack, browser: Browser) -> None:
+    site = stack.create_site("dashboard-bad-key")
+    context = browser.new_context()
+    page = context.new_page()
+    streams: list[str] = []
+    page.on("request", lambda request: "/live?" in request.url and streams.append(request.url))
+    page.goto(f"{stack.api}/#site={site['site_id']}&key=rk_wrong")
+    page.wait_for_selector("#connect-card:not([hidden])", timeout=10_000)
+    assert "refused" in page.text_content("#site-label")
+    page.wait_for_timeout(3_000)  # a retrying page would have opened the stream again by now
+    assert len(streams) == 1
+    context.close()

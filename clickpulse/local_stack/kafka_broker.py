@@ -71,7 +71,8 @@ def assemble_broker(pom: Path = KAFKA_POM, libs: Path = KAFKA_LIBS) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _host_port(bootstrap: str) -> tuple[str, int]:
+def bootstrap_host_port(bootstrap: str) -> tuple[str, int]:
+    """The first broker of a bootstrap list: the local broker's own address."""
     host, _, port = bootstrap.split(",")[0].rpartition(":")
     return host, int(port)
 
@@ -80,7 +81,7 @@ def write_config(settings: Settings) -> Path:
     """Write server.properties and the log4j2 config under data_dir/kafka; return the properties path."""
     home = settings.data_dir / "kafka"
     home.mkdir(parents=True, exist_ok=True)
-    host, port = _host_port(settings.kafka_bootstrap)
+    host, port = bootstrap_host_port(settings.kafka_bootstrap)
     ctl = settings.kafka_controller_port
     props = {
         "process.roles": "broker,controller",

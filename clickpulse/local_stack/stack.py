@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import redis as sync_redis
 
 from clickpulse import live_keys
-from clickpulse.local_stack.kafka_broker import broker_command
+from clickpulse.local_stack.kafka_broker import bootstrap_host_port, broker_command
 from clickpulse.local_stack.redis_server import redis_command
 from clickpulse.local_stack.supervisor import Service, StopRequested, Supervisor, http_ok, port_open
 from clickpulse.settings import Settings
@@ -23,8 +23,7 @@ def _clickpulse(*args: str) -> list[str]:
 
 
 def _topics_ready(settings: Settings) -> bool:
-    host, _, port = settings.kafka_bootstrap.rpartition(":")
-    if not port_open(host, int(port)):
+    if not port_open(*bootstrap_host_port(settings.kafka_bootstrap)):
         return False
     try:
         asyncio.run(ensure_topics(settings, timeout_s=5))
@@ -47,7 +46,7 @@ def _worker_alive(settings: Settings, since_ms: int) -> bool:
 def build_services(settings: Settings) -> list[Service]:
     redis_url = urlsplit(settings.redis_url)
     redis_at = (redis_url.hostname or "127.0.0.1", redis_url.port or 6379)
-    kafka_host, _, kafka_port = settings.kafka_bootstrap.rpartition(":")
+    kafka_host, kafka_port = bootstrap_host_port(settings.kafka_bootstrap)
     started_ms = int(time.time() * 1000)
     return [
         Service("redis", redis_command(settings), lambda: port_open(*redis_at), listens_on=(redis_at,)),
@@ -56,7 +55,7 @@ def build_services(settings: Settings) -> list[Service]:
             broker_command(settings),
             lambda: _topics_ready(settings),
             start_timeout_s=120,
-            listens_on=((kafka_host, int(kafka_port)), (kafka_host, settings.kafka_controller_port)),
+            listens_on=((kafka_host, kafka_port), (kafka_host, settings.kafka_controller_port)),
         ),
         Service(
             "ingest",
@@ -80,6 +79,12 @@ def run_stack(settings: Settings, *, demo: bool, demo_visitors: int = 300, seed:
     signal.signal(signal.SIGINT, supervisor.request_stop)
     tick = None
     try:
+        if settings.topic_replication_factor > 1:
+            # Its topic check would only time out: say why at once.
+            raise RuntimeError(
+                "the local stack runs one Kafka broker: CLICKPULSE_TOPIC_REPLICATION_FACTOR must be 1, not "
+                f"{settings.topic_replication_factor}"
+            )
         for service in build_services(settings):
             print(f"  starting {service.name:<7}", end="", flush=True)
             supervisor.start(service)

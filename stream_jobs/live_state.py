@@ -1,8 +1,9 @@
 """Live state in Redis: what the dashboard shows as "now", written once per batch.
 
-Keys are per site so a Redis cluster can shard them. Minute buckets expire on their own. Live state is
+Keys are per site so a Redis cluster can shard them. Minute buckets expire on their own. The counters are
 best-effort: a Redis error is logged (at most once a minute) and the worker goes on, since sessions, signals
-and the warehouse must not wait for Redis.
+and the warehouse must not wait for Redis. An erasure's cleanup is the exception: the feed has no expiry,
+so forget waits for Redis.
 """
 
 from __future__ import annotations

@@ -20,12 +20,11 @@ export function visitorId(cookieless) {
   return memoryId;
 }
 
-// Forget the visitor: a new id next time, and nothing of theirs left in the browser.
+// Forget the visitor: a new id next time (their queued events are the queue's to clear).
 export function forgetVisitor() {
   memoryId = 0;
   try {
     localStorage.removeItem(KEY);
-    localStorage.removeItem("cp_retry");
   } catch (e) {
     /* nothing stored */
   }

@@ -64,11 +64,12 @@ safe(() => {
   // Forget the visitor (reset, consent denied). A send of theirs still in flight belongs to an older
   // generation: if it fails, its events are dropped, not stored, or they would go out under the next
   // visitor's id (linking two people on a shared computer) or re-create the storage a denial deleted.
-  // Their events not yet sent (pending after a denial) are dropped for the same reason.
+  // Their events not yet sent (pending after a denial, or waiting for a retry, stored or in memory) are dropped
+  // for the same reason, and the next visitor's backoff starts afresh.
   let generation = 0;
   const forget = () => {
     generation++;
-    queue.take(-1);
+    queue.clear();
     forgetVisitor();
   };
 

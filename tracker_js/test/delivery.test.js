@@ -92,3 +92,18 @@ test("a failure from the current visitor is still kept after an earlier reset", 
   await settle();
   assert.deepEqual(names(page.stored()), ["new_visitor"]);
 });
+
+test("in cookieless mode a denial drops the failed events kept in memory: granting again never sends them", async () => {
+  const page = await openPage({ data: { pageviews: "false", cookieless: "true" } });
+  page.api("track", "before_denial");
+  page.api("flush");
+  page.fetches[0].fail();
+  await settle();
+  page.api("consent", "denied");
+  page.api("consent", "granted");
+  page.api("track", "after_grant");
+  page.fire("online"); // retries forced at once
+  mock.timers.tick(400_000);
+  assert.deepEqual(names(page.sent()), ["before_denial", "after_grant"], "the failed one was sent only before");
+  assert.equal(page.storage.getItem("cp_retry"), null, "cookieless mode stores nothing");
+});

@@ -77,6 +77,32 @@ test("without storage (cookieless mode) retries are kept in memory for this page
   assert.deepEqual(ids(q.take()), ["m"]);
 });
 
+test("clear() without storage (cookieless mode) leaves nothing to take and the backoff starts again", () => {
+  let clock = 0;
+  const q = createQueue(10, null, () => clock, () => 1);
+  assert.deepEqual([q.failed([{ id: "a" }]), q.failed([{ id: "b" }])], [1000, 2000]);
+  q.add({ id: "c" });
+  q.clear();
+  clock = 1e6;
+  assert.deepEqual(q.take(1), [], "no pending event and no retry left in memory");
+  assert.equal(q.waiting(), false);
+  assert.equal(q.failed([{ id: "d" }]), 1000, "the backoff starts from its first step");
+  assert.deepEqual(ids(q.take(1)), ["d"], "the queue still works afterwards");
+});
+
+test("clear() empties the stored retries, also those kept in memory after storage refused a write", () => {
+  const storage = memoryStorage();
+  const q = createQueue(10, storage);
+  q.failed([{ id: "stored" }]);
+  storage.setItem = () => {
+    throw new Error("full");
+  };
+  q.failed([{ id: "in_memory" }]);
+  q.clear();
+  assert.deepEqual(q.take(1), []);
+  assert.equal(storage.getItem(RETRY_KEY), null, "nothing left for the next page either");
+});
+
 test("broken or full storage loses nothing on this page and throws nothing", () => {
   const full = { getItem: () => null, setItem: () => { throw new Error("full"); }, removeItem: () => {} };
   const q = createQueue(10, full);

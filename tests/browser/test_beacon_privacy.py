@@ -2,7 +2,8 @@
 no request at all and ingest receives nothing, while consent granted by the visitor overrides DNT; revoking
 consent stops sending and deletes what was stored; cookieless mode stores nothing in the browser and sends no
 visitor id (the server derives one); with localStorage blocked the visitor id lives in a first-party cookie;
-with storage and cookies blocked the tracker still counts the visit.
+with storage and cookies blocked the tracker still counts the visit; events whose send failed before a denial
+(cookieless mode) or a reset (storage blocked), kept only in the tracker's memory, never arrive afterwards.
 The host page sees no errors in any of these."""
 
 from __future__ import annotations
@@ -200,3 +201,51 @@ def test_with_local_storage_blocked_the_visitor_id_lives_in_a_first_party_cookie
     assert len(visitors) == 1  # one visitor across both full page loads
     cookie = cookies["cp_vid"]
     assert cookie["value"] == visitors.pop() and cookie["domain"] == "127.0.0.1" and cookie["sameSite"] == "Lax"
+
+
+def replay_after_forgetting(
+    kafka: KafkaTap, page: Page, context: BrowserContext, site_id: str, forget: str
+) -> tuple[list[Event], list[Event]]:
+    """A first page view arrives; then, offline, a `before` event's send fails (it waits for a retry); `forget`
+    runs and an `after` event is made; back online the tracker replays its retries at once. Returns the events
+    before and the events after the replay."""
+    page.evaluate("clickpulse('flush')")
+    first = kafka.wait_for(site_id, count("pageview"))
+    context.set_offline(True)
+    page.evaluate("clickpulse('track', 'before'); clickpulse('flush')")
+    page.evaluate(f"{forget}; clickpulse('track', 'after')")
+    context.set_offline(False)
+    kafka.wait_for(site_id, lambda events: any(e.get("name") == "after" for e in events))
+    return first, kafka.quiet(site_id, 1.5)
+
+
+def test_in_cookieless_mode_failed_events_from_before_a_denial_never_arrive_after_consent_is_granted_again(
+    stack: RunningStack, kafka: KafkaTap, browser: Browser, test_site: tuple[str, Path]
+) -> None:
+    origin, root = test_site
+    site = stack.create_site("cookieless-denied-retries", origin)
+    write_pages(root, stack, site["write_key"], 'data-cookieless="true"')
+    context, page, errors, sent = open_page(browser)
+    page.goto(f"{origin}/index.html")
+    forget = "clickpulse('consent', 'denied'); clickpulse('consent', 'granted')"
+    _, events = replay_after_forgetting(kafka, page, context, site["site_id"], forget)
+    context.close()
+    assert errors == []
+    assert [e.get("name") for e in of_type(events, "custom")] == ["after"]
+    assert not any('"before"' in body for _, body in sent), "the failed event was not even sent"
+
+
+def test_after_reset_with_storage_blocked_failed_events_of_the_old_visitor_never_arrive_under_the_next(
+    stack: RunningStack, kafka: KafkaTap, browser: Browser, test_site: tuple[str, Path]
+) -> None:
+    origin, root = test_site
+    site = stack.create_site("blocked-reset-retries", origin)
+    write_pages(root, stack, site["write_key"])
+    context, page, errors, _ = open_page(browser, NO_LOCAL_STORAGE)
+    page.goto(f"{origin}/index.html")
+    first, events = replay_after_forgetting(kafka, page, context, site["site_id"], "clickpulse('reset')")
+    context.close()
+    assert errors == []
+    assert [e.get("name") for e in of_type(events, "custom")] == ["after"]
+    old_visitor = of_type(first, "pageview")[0]["visitor_id"]
+    assert of_type(events, "custom")[0]["visitor_id"] != old_visitor  # reset did start a new visitor

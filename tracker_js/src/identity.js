@@ -1,5 +1,7 @@
 // The visitor id: first-party localStorage, else a first-party cookie, else memory (both blocked).
 // In cookieless mode nothing is stored and the server derives a daily-rotating hash instead.
+import { RETRY_KEY } from "./queue.js";
+
 const KEY = "cp_vid";
 let memoryId;
 
@@ -20,11 +22,13 @@ export function visitorId(cookieless) {
   return memoryId;
 }
 
-// Forget the visitor: a new id next time (their queued events are the queue's to clear).
+// Forget the visitor: a new id next time, and nothing of theirs left in the browser (in any mode: a site
+// may have switched to cookieless since their events were stored).
 export function forgetVisitor() {
   memoryId = 0;
   try {
     localStorage.removeItem(KEY);
+    localStorage.removeItem(RETRY_KEY);
   } catch (e) {
     /* nothing stored */
   }

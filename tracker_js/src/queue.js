@@ -10,9 +10,7 @@ export const backoff = (attempt, random = Math.random) => {
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 };
 
-export function createQueue(flushAt, given, now = Date.now, random = Math.random) {
-  // Where retries persist; 0 once it refused a write (they stay in memory then). clear() still empties `given`.
-  let storage = given;
+export function createQueue(flushAt, storage, now = Date.now, random = Math.random) {
   let pending = [];
   let memory = "[]";
   let attempt = 0;
@@ -64,17 +62,12 @@ export function createQueue(flushAt, given, now = Date.now, random = Math.random
     },
     // Whether events wait from an earlier try (or an earlier page).
     waiting: () => read().length > 0,
-    // Forget everything queued (reset, consent denied): pending events, the retry store in storage and in
-    // memory (the only one without storage, as in cookieless mode), and the backoff.
+    // Forget what this page holds (reset, consent denied): pending events, the retries kept in memory (the
+    // only copy without storage, as in cookieless mode) and the backoff. forgetVisitor() empties the storage.
     clear() {
       pending = [];
       memory = "[]";
       attempt = dueAt = 0;
-      try {
-        given && given.removeItem(RETRY_KEY);
-      } catch (e) {
-        /* storage blocked: nothing of ours in it */
-      }
     },
   };
 }

@@ -107,3 +107,10 @@ test("in cookieless mode a denial drops the failed events kept in memory: granti
   assert.deepEqual(names(page.sent()), ["before_denial", "after_grant"], "the failed one was sent only before");
   assert.equal(page.storage.getItem("cp_retry"), null, "cookieless mode stores nothing");
 });
+
+test("a denial in cookieless mode also removes retries an earlier page stored before the site went cookieless", async () => {
+  const page = await openPage({ data: { pageviews: "false", cookieless: "true" } });
+  page.storage.setItem("cp_retry", JSON.stringify([JSON.stringify({ id: "old", type: "custom", name: "stored" })]));
+  page.api("consent", "denied");
+  assert.equal(page.storage.getItem("cp_retry"), null);
+});

@@ -14,6 +14,9 @@ import orjson
 from clickhouse_connect.driver.client import Client
 
 MAX_LIMIT = 1000  # signals per page
+# Kafka's own bounds: partitions are int32, offsets int64 (a larger forged number would fail the query or the encode).
+MAX_PARTITION = 2**31 - 1
+MAX_OFFSET = 2**63 - 1
 
 
 class BadCursor(ValueError):
@@ -34,7 +37,7 @@ def decode_cursor(cursor: str | None) -> dict[int, int]:
         positions = {int(p): int(o) for p, o in raw.items()}
     except (ValueError, TypeError, AttributeError, orjson.JSONDecodeError):
         raise BadCursor("cursor is not one this API handed out") from None
-    if any(p < 0 or o < 0 for p, o in positions.items()):
+    if any(not 0 <= p <= MAX_PARTITION or not 0 <= o <= MAX_OFFSET for p, o in positions.items()):
         raise BadCursor("cursor is not one this API handed out")
     return positions
 

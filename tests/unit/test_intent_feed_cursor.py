@@ -22,7 +22,7 @@ def test_an_empty_cursor_starts_from_the_beginning() -> None:
         "not-base64!",
         "W10",
         "eyIwIjogLTF9",  # {"0": -1}
-        "eyIwIjo5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5fQ",  # {"0": 10**26 - 1}: was a 500 (the next cursor's encode)
+        "eyIwIjo5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5fQ",  # {"0": 10**25 - 1}: was a 500 (the next cursor's encode)
         encode_cursor({0: 2**63}),  # beyond Kafka's int64 offsets
         encode_cursor({2**31: 0}),  # beyond Kafka's int32 partitions
     ],

@@ -46,7 +46,9 @@ class Simulator:
         self.progress = Progress()
 
     def _event_id(self) -> str:
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        # Random, not from the seed: a second run with the same seed (every `up --demo`, every `simulate` without
+        # --seed) would reuse the earlier run's ids for other events, and downstream drops a repeated id as a retry.
+        return str(uuid.uuid4())
 
     def _wire(self, step: Step, ts: int, referrer: str) -> dict[str, object]:
         url = self.shop_origin + step.path

@@ -167,7 +167,8 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
     @app.get("/v1/sites/{site_id}/live", tags=["live"])
     async def live(request: Request, site_id: str) -> StreamingResponse:
         """Server-sent events: a realtime snapshot whenever new events arrive (at most once a second). The read
-        key may come as ?key=, since a browser's EventSource cannot send an Authorization header."""
+        key may come as ?key=, since a browser's EventSource cannot send an Authorization header. The stream ends
+        once the key is revoked (within the key check's cache time), and the browser's reconnect is refused."""
         await auth.site(request, site_id, key_in_query=True)
 
         async def stream() -> AsyncIterator[bytes]:
@@ -175,6 +176,10 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
             await pubsub.subscribe(keys.updates_channel(site_id))
             try:
                 while not await request.is_disconnected():
+                    try:
+                        await auth.site(request, site_id, key_in_query=True)
+                    except ApiError:
+                        return
                     yield b"data: " + orjson.dumps(await realtime.snapshot(site_id)) + b"\n\n"
                     await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
                     await asyncio.sleep(LIVE_PUSH_EVERY_S)

@@ -225,6 +225,20 @@ def test_the_api_requires_the_sites_read_key(stack: RunningStack) -> None:
     assert bad_range.status_code == 400
 
 
+def test_a_live_stream_ends_once_its_read_key_is_revoked(stack: RunningStack) -> None:
+    site = stack.create_site("live-revoked")
+    url = f"{stack.api}/v1/sites/{site['site_id']}/live"
+    with httpx.stream("GET", url, params={"key": site["read_key"]}, timeout=30) as live:
+        lines = live.iter_lines()
+        assert next(lines).startswith("data: ")
+        stack.clickpulse("site", "revoke", site["site_id"])
+        revoked_at = time.monotonic()
+        # A snapshot comes at least every 6 s; the API trusts a checked key for 30 s.
+        for _ in lines:
+            assert time.monotonic() - revoked_at < 60, "the stream went on after its read key was revoked"
+    assert httpx.get(url, params={"key": site["read_key"]}).json()["error"] == "invalid_read_key"
+
+
 def test_every_api_refusal_has_one_shape_with_a_machine_readable_reason(stack: RunningStack) -> None:
     site = stack.create_site("refusals")
     auth = {"Authorization": f"Bearer {site['read_key']}"}

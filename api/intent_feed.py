@@ -8,10 +8,11 @@ offset, per partition" is exactly what a client has not seen, however many signa
 from __future__ import annotations
 
 import base64
-import datetime as dt
 
 import orjson
 from clickhouse_connect.driver.client import Client
+
+from api.time_range import utc_iso
 
 MAX_LIMIT = 1000  # signals per page
 # Kafka's own bounds: partitions are int32, offsets int64 (a larger forged number would fail the query or the encode).
@@ -74,12 +75,7 @@ class IntentFeed:
                     "score": round(float(score), 4),
                     "reasons": list(reasons),
                     "products": list(products),
-                    "at": _iso(at),
+                    "at": utc_iso(at),
                 }
             )
         return {"signals": signals, "next_cursor": encode_cursor(positions)}
-
-
-def _iso(value: dt.datetime) -> str:
-    moment = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")

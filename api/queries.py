@@ -6,6 +6,8 @@ import datetime as dt
 
 from clickhouse_connect.driver.client import Client
 
+from api.time_range import utc_iso
+
 
 class StatsQueries:
     def __init__(self, client: Client, database: str) -> None:
@@ -73,7 +75,7 @@ class StatsQueries:
         sessions = []
         for row in rows:
             session = dict(zip(columns, row[:-1], strict=True))
-            session["start"], session["end"] = session["start"].isoformat(), session["end"].isoformat()
+            session["start"], session["end"] = utc_iso(session["start"]), utc_iso(session["end"])
             session["converted"], session["before_identify"] = bool(session["converted"]), bool(row[-1])
             sessions.append(session)
         count = int(totals[0])
@@ -84,7 +86,7 @@ class StatsQueries:
             "sessions_before_identify": int(totals[1]),
             "conversions": int(totals[2] or 0),
             "revenue": round(float(totals[3] or 0), 2),
-            "first_seen": totals[4].isoformat() if count else None,
-            "last_seen": totals[5].isoformat() if count else None,
+            "first_seen": utc_iso(totals[4]) if count else None,
+            "last_seen": utc_iso(totals[5]) if count else None,
             "sessions": sessions,
         }

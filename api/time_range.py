@@ -1,4 +1,4 @@
-"""Parses the from/to query parameters: a date, an ISO time or epoch milliseconds."""
+"""The API's instants: the from/to query parameters in (a date, an ISO time or epoch milliseconds), UTC times out."""
 
 from __future__ import annotations
 
@@ -37,3 +37,10 @@ def time_range(start: str | None, end: str | None) -> tuple[dt.datetime, dt.date
 
 def clamp(moment: dt.datetime) -> dt.datetime:
     return min(max(moment, EARLIEST), LATEST)
+
+
+def utc_iso(value: dt.datetime) -> str:
+    """A warehouse time in an answer: ISO 8601 in UTC with a Z, to the millisecond the columns hold. The client
+    returns DateTime64(3, 'UTC') values without a zone, which a reader (JavaScript's Date) would take as local."""
+    moment = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -48,5 +48,7 @@ def test_a_customers_history_includes_the_sessions_their_devices_had_before_they
     earliest = body["sessions"][-1]
     assert (earliest["visitor_id"], earliest["entry_page"], earliest["before_identify"]) == ("laptop", "/a", True)
     assert body["first_seen"] == earliest["start"]
+    # UTC times say so: a reader (JavaScript's Date) takes a time without a zone as local.
+    assert all(t.endswith("Z") for t in (body["first_seen"], body["last_seen"], earliest["start"], earliest["end"]))
     nobody = httpx.get(f"{stack.api}/v1/sites/{site['site_id']}/customers/nobody", headers=headers).json()
     assert (nobody["sessions_total"], nobody["visitors"], nobody["sessions"]) == (0, [], [])

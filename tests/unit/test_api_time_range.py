@@ -1,4 +1,4 @@
-"""The API's from/to parameters: any offset is read as the instant it names, and no input escapes as a 500."""
+"""The API's instants: from/to read as the instants they name (never a 500), warehouse times written in UTC."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from api.errors import ApiError
-from api.time_range import EARLIEST, LATEST, time_range
+from api.time_range import EARLIEST, LATEST, time_range, utc_iso
 
 
 def test_a_time_with_an_offset_is_the_instant_it_names_in_utc() -> None:
@@ -54,3 +54,10 @@ def test_from_after_to_is_refused_as_bad_range() -> None:
     with pytest.raises(ApiError) as refused:
         time_range("2026-11-02", "2026-11-01")
     assert (refused.value.status, refused.value.error) == (400, "bad_range")
+
+
+def test_a_warehouse_time_is_written_in_utc_with_a_z_to_the_millisecond() -> None:
+    # The warehouse client hands back its UTC columns without a zone: written so, a reader would take them as local.
+    assert utc_iso(dt.datetime(2026, 11, 24, 5, 32, 17, 113000)) == "2026-11-24T05:32:17.113Z"
+    plus_two = dt.timezone(dt.timedelta(hours=2))
+    assert utc_iso(dt.datetime(2026, 11, 24, 7, 32, 17, 113000, tzinfo=plus_two)) == "2026-11-24T05:32:17.113Z"

@@ -21,6 +21,8 @@ TRACK_NAMES = {
     "Products Searched": "search",
 }
 MESSAGE_TYPES = ("track", "page", "screen", "identify", "alias", "group")
+# A page call's address, as analytics.js puts it in properties: it becomes the event's url, referrer and title.
+PAGE_ADDRESS_PROPERTIES = frozenset({"url", "path", "search", "referrer", "title"})
 
 
 def write_key_from(headers: Any, payload: object) -> str:
@@ -92,8 +94,14 @@ def convert_message(message: dict[str, Any], batch_sent_at: int | None) -> Incom
         name = kind
         props = {k: message.get(k) for k in ("previousId", "groupId", "traits") if k in message}
     url = props.get("url") or page.get("url") or ""
+    referrer = props.get("referrer") or page.get("referrer") or ""
+    title = props.get("title") or page.get("title") or ""
     if kind == "screen" and not url:
         url = f"app://screen/{name}"
+    if kind in ("page", "screen"):
+        # Enrichment cleans the page fields (e-mail addresses, credentials, stripped parameters); a raw copy of
+        # the address left in props would be stored as sent.
+        props = {k: v for k, v in props.items() if k not in PAGE_ADDRESS_PROPERTIES}
     campaign = context.get("campaign") if isinstance(context.get("campaign"), dict) else {}
     event = {
         "id": event_id,
@@ -101,8 +109,8 @@ def convert_message(message: dict[str, Any], batch_sent_at: int | None) -> Incom
         "ts": _millis(message.get("timestamp")) or _millis(message.get("originalTimestamp")),
         "name": name,
         "url": url if isinstance(url, str) else "",
-        "referrer": props.get("referrer") or page.get("referrer") or "",
-        "title": props.get("title") or page.get("title") or "",
+        "referrer": referrer,
+        "title": title,
         "props": props,
         "visitor_id": anonymous_id or user_id,
         "customer_id": user_id or "",

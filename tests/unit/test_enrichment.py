@@ -17,6 +17,7 @@ from ingest.incoming import IncomingEvent
 from ingest.native_batch import decode_native
 from ingest.referrers import ReferrerTable
 from ingest.request_context import build_context, with_relayed_ip
+from ingest.segment_api import decode_segment
 
 SITE = Site(site_id="s1", name="t", write_key="wk", read_key_sha256="x", created_at=0)
 REFERRERS = ReferrerTable.load(Settings().referrer_data_path)
@@ -111,6 +112,32 @@ def test_e_mail_addresses_and_credentials_in_addresses_are_never_stored() -> Non
     assert out.referrer == "https://webmail.example/inbox?to=(email)"
     stored = event_encoder.encode(out).decode()
     assert not {"jane", "secret", "bob", "hunter2"} & set(re.findall(r"\w+", stored))
+
+
+def test_a_segment_pages_address_is_stored_only_as_its_cleaned_page_fields() -> None:
+    # analytics.js sends a page's address in properties: a raw copy in the stored props kept what the page
+    # fields leave out.
+    properties = {
+        "url": "https://jane:secret@shop.test/confirm?email=jane.doe%40mail.example&token=t0k3n",
+        "path": "/confirm",
+        "search": "?email=jane.doe%40mail.example&token=t0k3n",
+        "referrer": "https://webmail.example/inbox?to=bob@example.org",
+        "title": "Confirm",
+        "plan": "pro",
+    }
+    page = {"type": "page", "messageId": "m1", "anonymousId": "a1", "properties": properties}
+    (event,), bad = decode_segment({"batch": [page]}, None, max_events=10)
+    assert bad == []
+    out = enrich_for(with_rules(strip_params=["token"]), event)
+    assert not isinstance(out, Drop)
+    assert (out.url, out.referrer, out.title) == (
+        "https://shop.test/confirm?email=(email)",
+        "https://webmail.example/inbox?to=(email)",
+        "Confirm",
+    )
+    assert out.props == {"plan": "pro"}
+    stored = event_encoder.encode(out).decode()
+    assert not {"jane", "secret", "bob", "t0k3n"} & set(re.findall(r"\w+", stored))
 
 
 def test_a_long_address_title_and_referrer_are_clipped_not_refused() -> None:

@@ -255,6 +255,16 @@ def put_props(d: Draft) -> Draft | Drop:
     return d
 
 
+def clean_link(d: Draft) -> Draft | Drop:
+    """A clicked link's address (the beacon's props.href) is stored as page addresses are: without credentials,
+    e-mail addresses or the site's stripped parameters."""
+    href = d.out.props.get("href")
+    if isinstance(href, str) and href:
+        address = page_address(href[:MAX_URL], tuple(d.ctx.site.strip_params))
+        d.out.props["href"] = address.url[:MAX_PROP_TEXT] if address else without_emails(href)
+    return d
+
+
 class Pipeline:
     def __init__(self, referrers: ReferrerTable) -> None:
         self.steps: tuple[Step, ...] = (
@@ -270,6 +280,7 @@ class Pipeline:
             put_commerce,
             put_engagement,
             put_props,
+            clean_link,
         )
 
     def run(self, incoming: IncomingEvent, ctx: RequestContext) -> EnrichedEvent | Drop:

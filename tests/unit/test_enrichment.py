@@ -140,6 +140,23 @@ def test_a_segment_pages_address_is_stored_only_as_its_cleaned_page_fields() -> 
     assert not {"jane", "secret", "bob", "t0k3n"} & set(re.findall(r"\w+", stored))
 
 
+@pytest.mark.parametrize(
+    ("href", "stored"),
+    [
+        ("https://jane:secret@shop.test/confirm?email=jane.doe%40mail.example&token=t0k3n&x=1",
+         "https://shop.test/confirm?email=(email)&x=1"),
+        ("mailto:jane.doe@mail.example", "mailto:(email)"),
+    ],
+)  # fmt: skip
+def test_a_clicked_links_address_is_stored_without_credentials_e_mail_addresses_or_stripped_parameters(
+    href: str, stored: str
+) -> None:
+    click = incoming(type="click", props={"tag": "a", "text": "Confirm", "href": href})
+    out = enrich_for(with_rules(strip_params=["token"]), click)
+    assert not isinstance(out, Drop)
+    assert out.props == {"tag": "a", "text": "Confirm", "href": stored}
+
+
 def test_a_long_address_title_and_referrer_are_clipped_not_refused() -> None:
     long_url = "https://shop.test/search?" + "facet=red&" * 600
     payload = {"write_key": "wk", "visitor_id": "v1", "events": [

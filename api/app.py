@@ -115,7 +115,9 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
         except BadCursor as exc:
             raise ApiError(400, "bad_cursor", str(exc)) from None
 
-    @app.get("/v1/sites/{site_id}/customers/{customer_id}", tags=["crm"])
+    # Ids are the client's (a CRM's, a Segment SDK's) and may hold a "/": sent as %2F, the router sees it decoded,
+    # so the id is the rest of the path.
+    @app.get("/v1/sites/{site_id}/customers/{customer_id:path}", tags=["crm"])
     async def customer_history(
         request: Request,
         site_id: str,
@@ -129,7 +131,7 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
         assert isinstance(queries, StatsQueries)
         return await asyncio.to_thread(queries.customer_history, site_id, customer_id, limit)
 
-    @app.delete("/v1/sites/{site_id}/visitors/{visitor_id}", tags=["privacy"], status_code=202)
+    @app.delete("/v1/sites/{site_id}/visitors/{visitor_id:path}", tags=["privacy"], status_code=202)
     async def forget_visitor(request: Request, site_id: str, visitor_id: str) -> dict[str, object]:
         """Forget a visitor: events, sessions, signals and identity links are deleted, also those still on their
         way through Kafka, and the stream workers drop their state and live presence within a second."""
@@ -142,7 +144,7 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
         await tell_workers(settings, [Erasure(site_id=site_id, visitor_id=visitor_id, requested_at=requested_at)])
         return {"site_id": site_id, "visitor_id": visitor_id, "erased": True}
 
-    @app.delete("/v1/sites/{site_id}/customers/{customer_id}", tags=["privacy"], status_code=202)
+    @app.delete("/v1/sites/{site_id}/customers/{customer_id:path}", tags=["privacy"], status_code=202)
     async def forget_customer(request: Request, site_id: str, customer_id: str) -> dict[str, object]:
         """Forget a customer: every visitor identified as them (by an identify, or on an event or session the
         warehouse holds) is forgotten as DELETE /v1/sites/{site_id}/visitors/{visitor_id} does. A visitor whom a

@@ -52,3 +52,14 @@ def test_a_customers_history_includes_the_sessions_their_devices_had_before_they
     assert all(t.endswith("Z") for t in (body["first_seen"], body["last_seen"], earliest["start"], earliest["end"]))
     nobody = httpx.get(f"{stack.api}/v1/sites/{site['site_id']}/customers/nobody", headers=headers).json()
     assert (nobody["sessions_total"], nobody["visitors"], nobody["sessions"]) == (0, [], [])
+
+
+def test_a_customer_or_visitor_id_with_a_slash_can_be_looked_up_and_forgotten(stack: RunningStack) -> None:
+    site = stack.create_site("ids-with-slashes")
+    headers = {"Authorization": f"Bearer {site['read_key']}"}
+    base = f"{stack.api}/v1/sites/{site['site_id']}"
+    assert httpx.get(f"{base}/customers/crm%2F42", headers=headers).json()["customer_id"] == "crm/42"
+    forgotten = httpx.delete(f"{base}/customers/crm%2F42", headers=headers)
+    assert (forgotten.status_code, forgotten.json()["customer_id"]) == (202, "crm/42")
+    forgotten = httpx.delete(f"{base}/visitors/a%2Fb", headers=headers)
+    assert (forgotten.status_code, forgotten.json()["visitor_id"]) == (202, "a/b")

@@ -17,20 +17,21 @@ KAFKA_LIBS = REPO_ROOT / ".local" / "kafka" / "libs"
 # Written into the libs folder once an assembly has finished: the digest of the pom it assembled.
 POM_STAMP = ".pom-sha256"
 
+# To standard output, which the supervisor keeps in logs/kafka.log, the file its "kafka exited" error names.
 LOG4J2_CONFIG = """\
 Configuration:
   status: warn
   Appenders:
-    File:
-      name: file
-      fileName: "{log_file}"
+    Console:
+      name: out
+      target: SYSTEM_OUT
       PatternLayout:
         pattern: "[%d] %p %m (%c)%n"
   Loggers:
     Root:
       level: WARN
       AppenderRef:
-        - ref: file
+        - ref: out
     Logger:
       - name: kafka.server.KafkaServer
         level: INFO
@@ -108,7 +109,7 @@ def write_config(settings: Settings) -> Path:
     }
     path = home / "server.properties"
     path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
-    (home / "log4j2.yaml").write_text(LOG4J2_CONFIG.format(log_file=home / "broker.log"))
+    (home / "log4j2.yaml").write_text(LOG4J2_CONFIG)
     return path
 
 

@@ -117,12 +117,18 @@ def _site(settings: Settings, args: argparse.Namespace) -> None:
         print(json.dumps({"site_id": args.site_id, "revoked": True}))
 
 
+def intent_setting_names() -> tuple[str, ...]:
+    from stream_jobs.intent import IntentSettings
+
+    return IntentSettings.__struct_fields__
+
+
 def intent_overrides(current: Mapping[str, float], pairs: list[str]) -> dict[str, int | float]:
     """A site's intent overrides after NAME=VALUE pairs, checked whole as the worker will read them (raises
     ValueError saying what is wrong); values come back in their fields' types (half_life_ms=3600000 is an int)."""
-    from stream_jobs.intent import IntentSettings, tuned
+    from stream_jobs.intent import tuned
 
-    fields = IntentSettings.__struct_fields__
+    fields = intent_setting_names()
     changes: dict[str, float] = {}
     for pair in pairs:
         name, _, value = pair.partition("=")
@@ -199,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--demo", action="store_true", help="also create a demo site, serve the demo shop and drive shoppers"
     )
     up.add_argument("--visitors", type=int, default=300, help="simulated shoppers for --demo")
-    up.add_argument("--seed", type=int, default=7)
+    up.add_argument("--seed", type=int, default=7, help="the demo shoppers' personas and journeys")
     up.set_defaults(run=_up)
 
     for name, run, text in (
@@ -222,21 +228,28 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("site_id")
     tune = site_sub.add_parser("tune-intent", help="override intent settings of a site, e.g. threshold=0.6")
     tune.add_argument("site_id")
-    tune.add_argument("set", nargs="+", metavar="NAME=VALUE")
+    tune.add_argument("set", nargs="+", metavar="NAME=VALUE", help=f"NAME one of: {', '.join(intent_setting_names())}")
     rules = site_sub.add_parser("rules", help="set a site's rules (only those given change) and print them all")
     rules.add_argument("site_id")
     rules.add_argument("--origin", dest="origins", action="append", help="allowed page origin (repeatable; '' clears)")
     rules.add_argument("--sample-rate", type=float, help="share of visitors kept, 0..1, decided per visitor")
     rules.add_argument("--event-type", dest="event_types", action="append", help="allowed event type (repeatable)")
     rules.add_argument("--strip-param", dest="strip_params", action="append", help="query parameter removed from URLs")
-    rules.add_argument("--rate-limit", dest="rate_limit_per_s", type=float, help="events/s for the site (-1: none)")
-    rules.add_argument("--ip-rate-limit", dest="ip_rate_limit_per_s", type=float, help="events/s per client IP")
+    rules.add_argument(
+        "--rate-limit", dest="rate_limit_per_s", type=float, help="events/s for the site (0: the default, -1: none)"
+    )
+    rules.add_argument(
+        "--ip-rate-limit",
+        dest="ip_rate_limit_per_s",
+        type=float,
+        help="events/s per client IP (0: the default, -1: none)",
+    )
     site.set_defaults(run=_site)
 
     sim = sub.add_parser("simulate", help="drive simulated shoppers against a running ingest")
     sim.add_argument("write_key")
-    sim.add_argument("--visitors", type=int, default=200)
-    sim.add_argument("--seed", type=int, default=7)
+    sim.add_argument("--visitors", type=int, default=200, help="simulated shoppers")
+    sim.add_argument("--seed", type=int, default=7, help="the shoppers' personas and journeys")
     sim.add_argument("--ground-truth", default="", help="write each visitor's persona and purchase to this JSONL file")
     sim.set_defaults(run=_simulate)
     return parser

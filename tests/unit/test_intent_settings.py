@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from clickpulse.cli import intent_overrides
+from clickpulse.cli import build_parser, intent_overrides
 from clickpulse.records import EnrichedEvent, Product
 from clickpulse.sites import Site
 from stream_jobs import intent
@@ -67,3 +67,10 @@ def test_a_bad_stored_override_never_raises_in_the_workers_lookup_and_keeps_the_
         )  # fmt: skip
         intent.observe(state, event, visitor, tunings.get("zero_scale", IntentSettings()))
     assert 0 < state.score < 1
+
+
+def test_tune_intent_help_names_every_setting_it_accepts(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["site", "tune-intent", "--help"])
+    words = set(capsys.readouterr().out.replace(",", " ").split())
+    assert set(IntentSettings.__struct_fields__) <= words

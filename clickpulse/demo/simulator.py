@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ class Progress:
     shoppers_done: int = 0
     events_sent: int = 0
     retries: int = 0
+    refused: int = 0  # events in requests ingest refused for good (a wrong write key, an origin not allowed)
+    refusal: str = ""  # the last such answer
     truth: list[dict[str, object]] = field(default_factory=list)
 
 
@@ -86,7 +89,11 @@ class Simulator:
         while True:
             try:
                 response = await client.post(f"{self.ingest_url}/collect", content=body, headers=headers)
-                if response.status_code < 500 and response.status_code != 429:
+                if 400 <= response.status_code < 500 and response.status_code != 429:
+                    self.progress.refused += len(events)
+                    self.progress.refusal = f"{response.status_code} {response.text[:200]}"
+                    return
+                if response.status_code < 400:
                     self.progress.events_sent += len(events)
                     return
             except httpx.HTTPError:
@@ -160,7 +167,11 @@ def simulate_cli(settings: Settings, write_key: str, visitors: int, seed: int, g
         task = asyncio.create_task(simulator.run(visitors))
         while not task.done():
             p = simulator.progress
-            print(f"\r  shoppers {p.shoppers_done}/{visitors}  events {p.events_sent}  retries {p.retries}", end="")
+            print(
+                f"\r  shoppers {p.shoppers_done}/{visitors}  events {p.events_sent}  retries {p.retries}  "
+                f"refused {p.refused}",
+                end="",
+            )
             await asyncio.sleep(0.5)
         await task
         print()
@@ -168,3 +179,5 @@ def simulate_cli(settings: Settings, write_key: str, visitors: int, seed: int, g
     asyncio.run(main())
     if ground_truth:
         write_ground_truth(Path(ground_truth), simulator.progress.truth)
+    if simulator.progress.refused:
+        sys.exit(f"ingest refused {simulator.progress.refused} events; last answer: {simulator.progress.refusal}")

@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route, Router
+from starlette.types import Receive, Scope, Send
 
 from clickpulse.garbage_collection import freeze_start_up_objects
 from clickpulse.log_format import logging_config
@@ -47,6 +48,24 @@ def _rejection(exc: RequestRejected, headers: dict[str, str] | None = None) -> R
     if exc.status == 408:  # the rest of a late body must not be read as the connection's next request
         extra["Connection"] = "close"
     return _json(exc.status, {"error": exc.reason, "detail": exc.detail}, extra)
+
+
+class JsonRoute(Route):
+    """A route whose wrong-method answer is JSON with an `error`, like every other refusal: the bare Router's
+    routes answer it in plain text."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.methods and scope["method"] not in self.methods:
+            allowed = ", ".join(sorted(self.methods))
+            response = _json(405, {"error": "method_not_allowed", "detail": f"use {allowed}"}, {"Allow": allowed})
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    detail = f"no endpoint {scope['path'][:200]}"
+    await _json(404, {"error": "not_found", "detail": detail})(scope, receive, send)
 
 
 def create_app(settings: Settings) -> Router:
@@ -194,23 +213,23 @@ def create_app(settings: Settings) -> Router:
             await redis.aclose()
 
     routes = [
-        Route("/collect", collect, methods=["POST"]),
-        Route("/collect", preflight, methods=["OPTIONS"]),
-        Route("/pixel.gif", pixel, methods=["GET"]),
-        Route("/cp.js", script.latest, methods=["GET"]),
-        Route("/cp/{version}.js", script.pinned, methods=["GET"]),
-        Route("/healthz", healthz),
-        Route("/readyz", readyz),
-        Route("/metrics", metrics_page),
-        Route("/v1/batch", segment(None), methods=["POST"]),
-        Route("/v1/import", segment(None), methods=["POST"]),
+        JsonRoute("/collect", collect, methods=["POST"]),
+        JsonRoute("/collect", preflight, methods=["OPTIONS"]),
+        JsonRoute("/pixel.gif", pixel, methods=["GET"]),
+        JsonRoute("/cp.js", script.latest, methods=["GET"]),
+        JsonRoute("/cp/{version}.js", script.pinned, methods=["GET"]),
+        JsonRoute("/healthz", healthz),
+        JsonRoute("/readyz", readyz),
+        JsonRoute("/metrics", metrics_page),
+        JsonRoute("/v1/batch", segment(None), methods=["POST"]),
+        JsonRoute("/v1/import", segment(None), methods=["POST"]),
     ]
     for kind in ("track", "page", "screen", "identify", "alias", "group"):
-        routes.append(Route(f"/v1/{kind}", segment(kind), methods=["POST"]))
-    routes.append(Route("/v1/{path:path}", preflight, methods=["OPTIONS"]))
+        routes.append(JsonRoute(f"/v1/{kind}", segment(kind), methods=["POST"]))
+    routes.append(JsonRoute("/v1/{path:path}", preflight, methods=["OPTIONS"]))
     # The bare router: Starlette's application adds two middleware layers per request for exception handlers this
     # service does not register; uvicorn already answers an unhandled exception with a logged 500.
-    return Router(routes=routes, lifespan=lifespan)
+    return Router(routes=routes, lifespan=lifespan, default=not_found)
 
 
 def serve(app: Router, settings: Settings) -> None:

@@ -122,6 +122,10 @@ def test_bad_input_gets_a_clear_4xx_and_the_service_stays_up(stack: RunningStack
         headers={"User-Agent": BROWSER_UA},
     )
     assert response.status_code == 200 and response.json()["accepted"] == 1 and response.json()["rejected"] == 1
+    wrong_method, no_route = httpx.get(url), httpx.get(f"{stack.ingest}/nothing")
+    assert (wrong_method.status_code, wrong_method.json()["error"]) == (405, "method_not_allowed")
+    assert wrong_method.headers["allow"] == "POST"
+    assert (no_route.status_code, no_route.json()["error"]) == (404, "not_found")
     assert httpx.get(f"{stack.ingest}/healthz").status_code == 200
 
 

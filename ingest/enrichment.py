@@ -7,6 +7,7 @@ Each step takes the event being built and returns it, or returns a Drop with the
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ MAX_PROPS = 50
 MAX_PROP_TEXT = 1000
 MAX_URL = 2048
 MAX_TITLE = 1000
+# A cart line beyond this is a typo or an attack, not an order: it would only inflate intent.
+MAX_QUANTITY = 10_000
 
 
 @dataclass(slots=True)
@@ -193,7 +196,22 @@ def referrer_step(referrers: ReferrerTable) -> Step:
 
 
 def _number(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+    """A price or revenue: a number, or a numeric string as data layers and hand-written Segment calls often send
+    ("12.50"); anything else, and NaN or infinity, is 0."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return 0.0
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return 0.0
+    return float(value) if math.isfinite(value) else 0.0
+
+
+def _quantity(value: Any) -> int:
+    """A whole positive quantity, also from a numeric string ("2"), at most MAX_QUANTITY; else 1."""
+    number = _number(value)
+    return min(int(number), MAX_QUANTITY) if number >= 1 and number == int(number) else 1
 
 
 def _product(raw: Any) -> Product | None:
@@ -202,13 +220,12 @@ def _product(raw: Any) -> Product | None:
     product_id = raw.get("product_id") or raw.get("sku") or raw.get("id")
     if not isinstance(product_id, str | int) or isinstance(product_id, bool) or product_id == "":
         return None
-    quantity = raw.get("quantity", 1)
     return Product(
         product_id=str(product_id)[:128],
         name=str(raw.get("name") or "")[:200],
         category=str(raw.get("category") or "")[:200],
         price=_number(raw.get("price")),
-        quantity=int(quantity) if isinstance(quantity, int) and not isinstance(quantity, bool) else 1,
+        quantity=_quantity(raw.get("quantity")),
     )
 
 

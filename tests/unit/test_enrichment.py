@@ -11,7 +11,7 @@ from clickpulse.records import EnrichedEvent, event_encoder
 from clickpulse.settings import Settings
 from clickpulse.sites import Site
 from ingest.client_ip import anonymise_ip, client_ip
-from ingest.enrichment import MAX_PAST_MS, MAX_TITLE, MAX_URL, Drop, Pipeline
+from ingest.enrichment import MAX_PAST_MS, MAX_QUANTITY, MAX_TITLE, MAX_URL, Drop, Pipeline
 from ingest.geo import Location
 from ingest.incoming import IncomingEvent
 from ingest.native_batch import decode_native
@@ -187,6 +187,18 @@ def test_commerce_fields_are_extracted() -> None:
     )
     assert (purchase.revenue, purchase.order_id, purchase.products[0].quantity) == (42.0, "o1", 2)
     assert enrich(incoming(type="add_to_cart", props={})) == Drop("add_to_cart_without_product_id")
+
+
+def test_prices_revenue_and_quantities_sent_as_numeric_strings_count_and_nonsense_does_not() -> None:
+    items = [
+        {"product_id": "p1", "price": "12.50", "quantity": "2"},
+        {"product_id": "p2", "price": "twelve", "quantity": "0"},
+        {"product_id": "p3", "price": "inf", "quantity": 1e9},
+        {"product_id": "p4", "price": True, "quantity": 2.5},
+    ]
+    purchase = enrich(incoming(type="purchase", props={"revenue": "25.00", "items": items}))
+    assert purchase.revenue == 25.0
+    assert [(p.price, p.quantity) for p in purchase.products] == [(12.5, 2), (0.0, 1), (0.0, MAX_QUANTITY), (0.0, 1)]
 
 
 @pytest.mark.parametrize(

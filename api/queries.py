@@ -39,8 +39,8 @@ class StatsQueries:
         n_sessions = int(sessions[0])
         return {
             "site_id": site_id,
-            "from": frm.isoformat(),
-            "to": to.isoformat(),
+            "from": utc_iso(frm),
+            "to": utc_iso(to),
             "pageviews": int(events[0]),
             "visitors": int(events[1]),
             "sessions": n_sessions,

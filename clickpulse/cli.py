@@ -100,7 +100,7 @@ async def _with_registry(settings: Settings, action: Callable[[SiteRegistry], ob
 def _site(settings: Settings, args: argparse.Namespace) -> None:
     if args.site_command == "create":
         created = asyncio.run(_with_registry(settings, lambda r: r.create(args.name, args.origin, args.session_gap_s)))
-        print(msgspec.json.encode(created).decode())
+        print(json.dumps(msgspec.to_builtins(created)))
     elif args.site_command == "list":
         sites = asyncio.run(_with_registry(settings, lambda r: r.all()))
         assert isinstance(sites, list)

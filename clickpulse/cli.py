@@ -61,6 +61,13 @@ def _run_loader(settings: Settings, args: argparse.Namespace) -> None:
     from clickhouse.loader import Loader
     from clickhouse.migrate import apply_migrations
 
+    if settings.effective_clickhouse_dsn.startswith("chdb:"):
+        # The API runs the embedded engine's loader and holds its files: a second engine on them fails obscurely,
+        # and one on other files would fill a warehouse nobody queries.
+        sys.exit(
+            "error: with a chdb:// ClickHouse DSN the loader runs inside `clickpulse api`; `clickpulse loader` is "
+            "for a ClickHouse server (CLICKPULSE_CLICKHOUSE_DSN=http://user:pass@host:8123)"
+        )
     client = connect(settings)
     apply_migrations(client, settings.clickhouse_database)
     stop = asyncio.Event()

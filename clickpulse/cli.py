@@ -47,7 +47,10 @@ def _run_worker(settings: Settings, args: argparse.Namespace) -> None:
 
     from stream_jobs.app import app
 
-    asyncio.run(_ensure_topics(settings))
+    try:
+        asyncio.run(_ensure_topics(settings))
+    except RuntimeError as exc:  # Kafka unreachable or short of brokers: the reason, not a traceback
+        sys.exit(f"error: {exc}")
     worker = faust.Worker(
         app, loglevel=settings.log_level, quiet=True, logging_config=logging_config(settings.log_level)
     )

@@ -68,3 +68,33 @@ def test_a_topic_kafka_refuses_to_create_raises_its_error(kafka: Settings) -> No
     settings = kafka.model_copy(update={"topic_prefix": "bad.", "topic_partitions": 0})
     with pytest.raises(InvalidPartitionsError, match=r"refused to create topic 'bad\.events'"):
         asyncio.run(ensure_topics(settings))
+
+
+def test_topic_creation_waits_for_a_broker_that_starts_after_it(tmp_path: Path) -> None:
+    """A worker started before Kafka (or with it) waits for it instead of exiting at the first refused connection."""
+    base = TEST_PORT_BASE + 820
+    env = {**ports_env(base), "CLICKPULSE_DATA_DIR": str(tmp_path)}
+    settings = Settings(**{k.removeprefix("CLICKPULSE_").lower(): v for k, v in env.items()})
+    command = broker_command(settings)
+    supervisor = Supervisor(tmp_path / "logs", tmp_path / "stack.json", env)
+
+    async def create_while_the_broker_starts() -> None:
+        creating = asyncio.create_task(ensure_topics(settings, timeout_s=90))
+        await asyncio.sleep(2)
+        assert not creating.done(), creating.exception()
+        kafka = Service("kafka", command, lambda: port_open("127.0.0.1", base + KAFKA))
+        await asyncio.to_thread(supervisor.start, kafka)
+        await creating
+
+    try:
+        asyncio.run(create_while_the_broker_starts())
+        topic = settings.topic(EVENTS_TOPIC)
+        assert asyncio.run(replicas_per_partition(settings, topic)) == {topic: [1] * settings.topic_partitions}
+    finally:
+        supervisor.stop_all()
+
+
+def test_topic_creation_gives_up_on_an_unreachable_kafka_naming_the_setting(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, kafka_bootstrap=f"127.0.0.1:{TEST_PORT_BASE + 820 + KAFKA}")
+    with pytest.raises(RuntimeError, match=r"Kafka at 127\.0\.0\.1:\d+ \(CLICKPULSE_KAFKA_BOOTSTRAP\) not reachable"):
+        asyncio.run(ensure_topics(settings, timeout_s=2))

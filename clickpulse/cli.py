@@ -20,8 +20,13 @@ from clickpulse.sites import RULE_FIELDS, Site, SiteRegistry
 
 def _run_ingest(settings: Settings, args: argparse.Namespace) -> None:
     from ingest.app import create_app, serve
+    from ingest.spool import SpoolInUse
 
-    serve(create_app(settings), settings)
+    try:
+        app = create_app(settings)
+    except SpoolInUse as exc:
+        sys.exit(f"error: {exc}")
+    serve(app, settings)
 
 
 def _run_api(settings: Settings, args: argparse.Namespace) -> None:

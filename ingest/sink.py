@@ -29,7 +29,7 @@ import msgspec
 from clickpulse.settings import Settings
 from ingest.kafka_producer import KafkaProducer, Settled
 from ingest.metrics import Metrics
-from ingest.spool import Record, Spool, SpoolFull, SpoolRefused, SpoolUnavailable
+from ingest.spool import Record, Spool, SpoolFull, SpoolRefused, SpoolUnavailable, claim_folder, release_folder
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,9 @@ class EventSink:
         """Without a producer, start() connects a KafkaProducer to settings.kafka_bootstrap."""
         self.settings = settings
         self.metrics = metrics
-        self.spool = Spool(settings.data_dir / "ingest-spool", settings.spool_max_bytes)
+        folder = settings.data_dir / "ingest-spool"
+        self._spool_claim: int | None = claim_folder(folder)  # before Spool clears leftovers it would share
+        self.spool = Spool(folder, settings.spool_max_bytes)
         self._producer = producer
         self._replayer: asyncio.Task[None] | None = None
         self._kafka_ok = asyncio.Event()
@@ -111,6 +113,9 @@ class EventSink:
                 await self._replayer
         if self._producer:
             await self._producer.close(DRAIN_TIMEOUT_S)
+        if self._spool_claim is not None:
+            release_folder(self._spool_claim)
+            self._spool_claim = None
 
     @property
     def ready(self) -> bool:

@@ -1,11 +1,19 @@
-"""The API's one error shape, `{"error": <machine-readable reason>, "detail": <for people>}`, for every 4xx."""
+"""The API's one error shape, `{"error": <machine-readable reason>, "detail": <for people>}`, for every 4xx and for
+a 503 while Redis (read keys, live state) is unreachable."""
 
 from __future__ import annotations
+
+import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+# Redis outages are short: a client (the dashboard, a CRM's poller) should come back this soon.
+REDIS_RETRY_AFTER_S = 5
 
 
 class ApiError(Exception):
@@ -31,6 +39,13 @@ def install_error_answers(app: FastAPI) -> None:
             f"{'.'.join(str(part) for part in problem['loc'][1:])}: {problem['msg']}" for problem in exc.errors()
         )
         return answer(422, "invalid_parameter", problems[:500])
+
+    # An outage of a dependency that comes back, not a bug: 503 with Retry-After instead of a traceback and a bare 500.
+    @app.exception_handler(RedisError)
+    async def redis_unavailable(request: Request, exc: RedisError) -> JSONResponse:
+        log.warning("redis unavailable (%s): %s answered 503", type(exc).__name__, request.url.path)
+        detail = "Redis (read keys, live state) is unreachable; retry shortly"
+        return answer(503, "redis_unavailable", detail, {"Retry-After": str(REDIS_RETRY_AFTER_S)})
 
     # Starlette's own answers (unknown route, wrong method) in the same shape.
     @app.exception_handler(StarletteHTTPException)

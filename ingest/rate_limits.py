@@ -20,6 +20,7 @@ from typing import NamedTuple
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from clickpulse.outage_log import OutageLog
 from clickpulse.settings import Settings
 from clickpulse.sites import Site
 from ingest.rejection import RequestRejected
@@ -106,6 +107,7 @@ class RateLimiter:
         # cost 2 us, a tenth of a single event's own work in ingest.
         self._named: dict[tuple[str, str], tuple[Site, str, list[Bucket]]] = {}
         self.unchecked = 0  # requests admitted without a check while Redis was unreachable
+        self._outage = OutageLog(log)
         self.round_trips = 0  # EVALSHAs sent: leases taken and refusals confirmed
 
     def buckets(self, site: Site, ip: str, salt: str) -> list[Bucket]:
@@ -187,7 +189,7 @@ class RateLimiter:
         except (RedisError, OSError) as exc:
             # Fail open: a Redis outage must not turn accepted traffic into errors and lost events.
             self.unchecked += 1
-            log.warning("rate limits unchecked, redis unavailable (%s)", type(exc).__name__)
+            self._outage.failed("rate limits unchecked, redis unavailable (%s)", type(exc).__name__)
             for _, local in short:
                 local.tokens = float(cost)
             return

@@ -12,6 +12,7 @@ import time
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from clickpulse.outage_log import OutageLog
 from clickpulse.sites import WRITE_KEYS_KEY, Site, SiteRegistry
 from ingest.rejection import RequestRejected
 
@@ -26,6 +27,7 @@ class SiteCache:
         self._redis = redis
         self._registry = SiteRegistry(redis)
         self._refresh_s = refresh_s
+        self._outage = OutageLog(log)
         self._by_write_key: dict[str, Site] = {}
         self._unknown: dict[str, float] = {}
         self._version = -1
@@ -88,5 +90,7 @@ class SiteCache:
             await asyncio.sleep(self._refresh_s)
             try:
                 await self.refresh()
-            except Exception:  # Redis hiccups must not stop ingest; the cached copy stays valid.
+            except RedisError as exc:  # Redis hiccups must not stop ingest; the cached copy stays valid.
+                self._outage.failed("site registry not refreshed, redis unavailable: %r", exc)
+            except Exception:
                 log.warning("site registry refresh failed", exc_info=True)

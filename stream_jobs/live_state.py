@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import Counter, defaultdict
 
 import msgspec
@@ -19,13 +18,13 @@ from redis.exceptions import RedisError
 
 from clickpulse import live_keys as keys
 from clickpulse.live_keys import FeedItem
+from clickpulse.outage_log import OutageLog
 from clickpulse.records import EnrichedEvent
 
 BUCKET_TTL_S = 2 * 3600
 feed_item_decoder = msgspec.json.Decoder(FeedItem)
 LIVE_WINDOW_MS = keys.LIVE_WINDOW_MINUTES * keys.MINUTE_MS
 HEARTBEAT_TTL_S = 30
-WARN_EVERY_S = 60.0
 FORGET_RETRY_S = 1.0
 log = logging.getLogger(__name__)
 
@@ -33,8 +32,7 @@ log = logging.getLogger(__name__)
 class LiveState:
     def __init__(self, redis: aioredis.Redis) -> None:
         self.redis = redis
-        self._warned_at: float | None = None
-        self._failures = 0
+        self._outage = OutageLog(log)
 
     async def record(self, events: list[EnrichedEvent], late: Counter[str], wall_ms: int) -> None:
         """Fold one batch into the live keys with one round trip."""
@@ -63,13 +61,7 @@ class LiveState:
             self._redis_failed("beat", exc)
 
     def _redis_failed(self, doing: str, exc: RedisError) -> None:
-        """One warning a minute while Redis is down, with how many writes failed meanwhile, not one per batch."""
-        self._failures += 1
-        now = time.monotonic()
-        if self._warned_at is not None and now - self._warned_at < WARN_EVERY_S:
-            return
-        log.warning("live state in Redis not updated (%d failed writes, last: %s): %r", self._failures, doing, exc)
-        self._warned_at, self._failures = now, 0
+        self._outage.failed("live state in Redis not updated (last failed write: %s): %r", doing, exc)
 
     async def _record(self, events: list[EnrichedEvent], late: Counter[str], wall_ms: int) -> None:
         pipe = self.redis.pipeline(transaction=False)

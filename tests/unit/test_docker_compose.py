@@ -11,7 +11,9 @@ from typing import Any
 
 import yaml
 
+from clickpulse.local_stack.supervisor import STOP_TIMEOUT_S
 from clickpulse.settings import REPO_ROOT, Settings
+from ingest.sink import DRAIN_TIMEOUT_S
 from ingest.tracker_script import BUNDLE
 
 SERVICES = ("ingest", "worker", "loader", "api")
@@ -82,6 +84,13 @@ def test_infrastructure_has_healthchecks_and_services_start_once_what_they_need_
 def test_every_container_is_restarted_unless_stopped() -> None:
     for name, service in compose()["services"].items():
         assert service["restart"] == "unless-stopped", name
+
+
+def test_compose_gives_every_service_as_long_to_stop_as_the_local_supervisor_and_ingest_time_to_drain() -> None:
+    drain_s = Settings().produce_deadline_s + 2 * DRAIN_TIMEOUT_S  # answers, in-doubt sends, then queued records
+    assert drain_s < STOP_TIMEOUT_S
+    for name in SERVICES:
+        assert compose()["services"][name]["stop_grace_period"] == f"{STOP_TIMEOUT_S:.0f}s", name
 
 
 def test_topics_the_broker_would_create_on_its_own_match_the_ones_the_worker_creates() -> None:

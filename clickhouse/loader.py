@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka.errors import KafkaConnectionError
 from clickhouse_connect.driver.client import Client
 
 from clickhouse.erasures import ErasedVisitors, delete_rows
@@ -27,6 +28,7 @@ from clickhouse.rows import (
     session_row,
     signal_row,
 )
+from clickpulse.outage_log import OutageLog
 from clickpulse.records import (
     EVENTS_TOPIC,
     IDENTITIES_TOPIC,
@@ -91,6 +93,7 @@ class Loader:
         self.loaded = 0
         self.failed_records = 0
         self.erased_records = 0
+        self._outage = OutageLog(log)
         # Visitors (and erasure times) whose rows this process has deleted after skipping their records: their
         # later skipped records, the usual tail of an erasure, need no further delete.
         self._swept: set[tuple[str, str, int]] = set()
@@ -197,6 +200,9 @@ class Loader:
                     await consumer.commit()
             except asyncio.CancelledError:
                 raise
+            except KafkaConnectionError as exc:  # Kafka not up yet, or away: expected, and it comes back
+                self._outage.failed("loader waits for kafka at %s: %s", self.settings.kafka_bootstrap, exc)
+                await asyncio.sleep(2)
             except Exception:
                 log.exception("loader failed; restarting in 2 s")
                 await asyncio.sleep(2)

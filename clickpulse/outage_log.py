@@ -1,4 +1,4 @@
-"""Warnings about a dependency that is down (Redis), at most one a minute with how many failures it stands for:
+"""Warnings about a dependency that is down (Redis, Kafka), at most one a minute with how many failures it stands for:
 one per request or per batch would flood the log while the outage lasts."""
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import itertools
 import logging
 import secrets
 import time
@@ -20,6 +21,28 @@ log = logging.getLogger(__name__)
 SALT_KEY = "cp:cookieless_salt:{day}"
 UNKNOWN_KEY_TTL_S = 5.0
 UNKNOWN_KEYS_MAX = 100_000
+
+
+async def wait_for_redis(redis_url: str, timeout_s: float = 60.0) -> None:
+    """Ingest cannot tell a write key from a forged one without the registry, so before it listens (a load balancer
+    sends it nothing meanwhile) it waits for Redis instead of exiting at the first refused connection."""
+    redis = aioredis.Redis.from_url(redis_url, socket_connect_timeout=2.0)
+    deadline = time.monotonic() + timeout_s
+    try:
+        for attempt in itertools.count():
+            try:
+                await redis.ping()
+                return
+            except RedisError as exc:
+                if time.monotonic() >= deadline:
+                    raise RuntimeError(
+                        f"Redis at {redis_url} (CLICKPULSE_REDIS_URL) not reachable within {timeout_s:.0f} s: {exc}"
+                    ) from None
+                if attempt == 0:
+                    log.warning("waiting up to %.0f s for Redis at %s: %s", timeout_s, redis_url, exc)
+                await asyncio.sleep(1.0)
+    finally:
+        await redis.aclose()
 
 
 class SiteCache:

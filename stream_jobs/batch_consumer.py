@@ -76,6 +76,19 @@ class ShortPollConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the consumer starts its fetcher
         return consumer
 
+    async def on_thread_stop(self) -> None:
+        try:
+            await super().on_thread_stop()
+        except asyncio.CancelledError:
+            # aiokafka 0.14's Fetcher.close re-raises the cancellation of a fetch that was backing off after a failed
+            # request (Kafka unreachable as the worker stops): the thread died without saying it had stopped, and
+            # the worker waited 60 s for it, past any supervisor's stop timeout. Only that inner one is absorbed.
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+            if self._consumer is not None:
+                await self._consumer._client.close()  # what the consumer's stop had left to do after its fetcher
+
 
 class BatchingConsumer(aiokafka_driver.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -7,7 +7,6 @@ a visitor found linked to an erased customer is forgotten by the workers too."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from clickhouse.rows import (
     session_row,
     signal_row,
 )
+from clickpulse.kafka_consumer_stop import finish_interrupted_stop
 from clickpulse.outage_log import OutageLog
 from clickpulse.records import (
     EVENTS_TOPIC,
@@ -207,5 +207,9 @@ class Loader:
                 log.exception("loader failed; restarting in 2 s")
                 await asyncio.sleep(2)
             finally:
-                with contextlib.suppress(Exception):
+                try:
                     await consumer.stop()
+                except asyncio.CancelledError:  # Kafka away as the loader stops: `clickpulse loader` died of it
+                    await finish_interrupted_stop(consumer)
+                except Exception:  # a stop that fails leaves nothing to do: a new consumer starts, or we are done
+                    log.debug("loader's consumer did not stop cleanly", exc_info=True)

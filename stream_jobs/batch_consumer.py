@@ -32,6 +32,8 @@ from faust.types.tuples import ack_lock
 from mode import ServiceT
 from mode.utils.futures import notify
 
+from clickpulse.kafka_consumer_stop import finish_interrupted_stop
+
 # Faust long-polls fetches for 1.5 s, and aiokafka keeps one fetch in flight per broker: while it waits on
 # partitions with nothing new (the erasures topic, a drained partition), a partition whose buffer runs dry
 # cannot be fetched again, and the worker idles up to 1.5 s with events waiting in Kafka.
@@ -80,14 +82,10 @@ class ShortPollConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
         try:
             await super().on_thread_stop()
         except asyncio.CancelledError:
-            # aiokafka 0.14's Fetcher.close re-raises the cancellation of a fetch that was backing off after a failed
-            # request (Kafka unreachable as the worker stops): the thread died without saying it had stopped, and
-            # the worker waited 60 s for it, past any supervisor's stop timeout. Only that inner one is absorbed.
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise
+            # Kafka away as the worker stops: the thread died of it without saying it had stopped, and the worker
+            # waited 60 s for it, past any supervisor's stop timeout.
             if self._consumer is not None:
-                await self._consumer._client.close()  # what the consumer's stop had left to do after its fetcher
+                await finish_interrupted_stop(self._consumer)
 
 
 class BatchingConsumer(aiokafka_driver.Consumer):

@@ -1,10 +1,11 @@
 """The API's one error shape, `{"error": <machine-readable reason>, "detail": <for people>}`, for every 4xx and for
-a 503 while Redis (read keys, live state) is unreachable."""
+a 503 while Redis (read keys, live state) or Kafka (erasures for the stream workers) is unreachable."""
 
 from __future__ import annotations
 
 import logging
 
+from aiokafka.errors import KafkaError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -12,8 +13,8 @@ from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
-# Redis outages are short: a client (the dashboard, a CRM's poller) should come back this soon.
-REDIS_RETRY_AFTER_S = 5
+# Outages of Redis or Kafka are short: a client (the dashboard, a CRM's poller) should come back this soon.
+RETRY_AFTER_S = 5
 
 
 class ApiError(Exception):
@@ -45,7 +46,14 @@ def install_error_answers(app: FastAPI) -> None:
     async def redis_unavailable(request: Request, exc: RedisError) -> JSONResponse:
         log.warning("redis unavailable (%s): %s answered 503", type(exc).__name__, request.url.path)
         detail = "Redis (read keys, live state) is unreachable; retry shortly"
-        return answer(503, "redis_unavailable", detail, {"Retry-After": str(REDIS_RETRY_AFTER_S)})
+        return answer(503, "redis_unavailable", detail, {"Retry-After": str(RETRY_AFTER_S)})
+
+    # An erasure is in the warehouse before the workers are told through Kafka: a retry repeats both, harmlessly.
+    @app.exception_handler(KafkaError)
+    async def kafka_unavailable(request: Request, exc: KafkaError) -> JSONResponse:
+        log.warning("kafka unavailable (%s): %s answered 503", type(exc).__name__, request.url.path)
+        detail = "Kafka is unreachable, so the stream workers were not told; retry shortly"
+        return answer(503, "kafka_unavailable", detail, {"Retry-After": str(RETRY_AFTER_S)})
 
     # Starlette's own answers (unknown route, wrong method) in the same shape.
     @app.exception_handler(StarletteHTTPException)

@@ -1,0 +1,61 @@
+"""While Redis or Kafka is unreachable the API answers 503 with Retry-After in its error shape, not a bare 500 and a
+traceback: Redis holds the read keys and the live state, Kafka carries erasures to the stream workers."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from clickpulse.local_stack.ports import KAFKA, REDIS
+from clickpulse.local_stack.redis_server import redis_command
+from clickpulse.settings import Settings
+from clickpulse.sites import create_site
+from tests.running_stack import TEST_PORT_BASE, port_free
+
+pytestmark = pytest.mark.integration
+REDIS_PORT = TEST_PORT_BASE + 820 + REDIS
+KAFKA_PORT = TEST_PORT_BASE + 820 + KAFKA
+
+
+@pytest.mark.parametrize("route", ["stats", "realtime", "intent", "customers/crm-1"])
+def test_a_query_while_redis_is_unreachable_answers_503_redis_unavailable_with_retry_after(
+    tmp_path: Path, route: str
+) -> None:
+    assert port_free(REDIS_PORT)
+    settings = Settings(data_dir=tmp_path, redis_url=f"redis://127.0.0.1:{REDIS_PORT}/0")
+    # Without its lifespan the app opens no ClickHouse: the read key's check in Redis is what fails first.
+    client = TestClient(create_app(settings, run_loader=False), raise_server_exceptions=False)
+    response = client.get(f"/v1/sites/s_1/{route}", headers={"Authorization": "Bearer rk_1"})
+    assert response.status_code == 503
+    assert response.json()["error"] == "redis_unavailable"
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def test_an_erasure_while_kafka_is_unreachable_answers_503_kafka_unavailable_with_retry_after(tmp_path: Path) -> None:
+    assert port_free(REDIS_PORT) and port_free(KAFKA_PORT)
+    settings = Settings(
+        data_dir=tmp_path,
+        redis_url=f"redis://127.0.0.1:{REDIS_PORT}/0",
+        kafka_bootstrap=f"127.0.0.1:{KAFKA_PORT}",
+        clickhouse_dsn=f"chdb://{tmp_path / 'ch'}",
+    )
+    redis = subprocess.Popen(redis_command(settings), stdout=subprocess.DEVNULL)
+    try:
+        while port_free(REDIS_PORT):
+            subprocess.run(["sleep", "0.05"], check=True)
+        site = asyncio.run(create_site(settings.redis_url, "erasures-without-kafka"))
+        with TestClient(create_app(settings, run_loader=False), raise_server_exceptions=False) as client:
+            response = client.delete(
+                f"/v1/sites/{site.site_id}/visitors/v_1", headers={"Authorization": f"Bearer {site.read_key}"}
+            )
+    finally:
+        redis.terminate()
+        redis.wait(10)
+    assert response.status_code == 503
+    assert response.json()["error"] == "kafka_unavailable"
+    assert int(response.headers["Retry-After"]) > 0

@@ -9,6 +9,7 @@ import itertools
 import logging
 import secrets
 import time
+from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -27,6 +28,8 @@ async def wait_for_redis(redis_url: str, timeout_s: float = 60.0) -> None:
     """Ingest cannot tell a write key from a forged one without the registry, so before it listens (a load balancer
     sends it nothing meanwhile) it waits for Redis instead of exiting at the first refused connection."""
     redis = aioredis.Redis.from_url(redis_url, socket_connect_timeout=2.0)
+    url = urlsplit(redis_url)
+    where = f"{url.hostname}:{url.port or 6379}"  # the URL may carry a password: never log it
     deadline = time.monotonic() + timeout_s
     try:
         for attempt in itertools.count():
@@ -36,10 +39,10 @@ async def wait_for_redis(redis_url: str, timeout_s: float = 60.0) -> None:
             except RedisError as exc:
                 if time.monotonic() >= deadline:
                     raise RuntimeError(
-                        f"Redis at {redis_url} (CLICKPULSE_REDIS_URL) not reachable within {timeout_s:.0f} s: {exc}"
+                        f"Redis at {where} (CLICKPULSE_REDIS_URL) not reachable within {timeout_s:.0f} s: {exc}"
                     ) from None
                 if attempt == 0:
-                    log.warning("waiting up to %.0f s for Redis at %s: %s", timeout_s, redis_url, exc)
+                    log.warning("waiting up to %.0f s for Redis at %s: %s", timeout_s, where, exc)
                 await asyncio.sleep(1.0)
     finally:
         await redis.aclose()

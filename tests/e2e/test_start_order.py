@@ -1,5 +1,5 @@
 """Services started before what they use wait for it: ingest before Redis (its site registry) starts listening
-once Redis answers, without a restart."""
+once Redis answers, without a restart, and never logs the password the Redis URL carries."""
 
 from __future__ import annotations
 
@@ -19,12 +19,14 @@ from tests.running_stack import TEST_PORT_BASE, port_free, wait_until
 
 pytestmark = pytest.mark.e2e
 BASE = TEST_PORT_BASE + 820
+PASSWORD = "s3cret-in-the-url"
 
 
 def test_ingest_started_before_redis_waits_for_it_and_then_serves(tmp_path: Path) -> None:
     assert port_free(BASE + INGEST) and port_free(BASE + REDIS)
-    env = {**os.environ, **ports_env(BASE), "CLICKPULSE_DATA_DIR": str(tmp_path)}
-    settings = Settings(redis_url=env["CLICKPULSE_REDIS_URL"], data_dir=tmp_path)
+    redis_url = f"redis://:{PASSWORD}@127.0.0.1:{BASE + REDIS}/0"
+    env = {**os.environ, **ports_env(BASE), "CLICKPULSE_DATA_DIR": str(tmp_path), "CLICKPULSE_REDIS_URL": redis_url}
+    settings = Settings(redis_url=redis_url, data_dir=tmp_path)
     ingest = subprocess.Popen(
         [sys.executable, "-m", "clickpulse.cli", "ingest"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
@@ -32,7 +34,7 @@ def test_ingest_started_before_redis_waits_for_it_and_then_serves(tmp_path: Path
     try:
         # Kafka is not there either: ingest spools until it comes, so only Redis holds it back.
         assert wait_until(lambda: ingest.poll() is not None, timeout_s=3, every_s=0.2) is False, "ingest exited"
-        redis = subprocess.Popen(redis_command(settings), stdout=subprocess.DEVNULL)
+        redis = subprocess.Popen([*redis_command(settings), "--requirepass", PASSWORD], stdout=subprocess.DEVNULL)
         healthz = f"http://127.0.0.1:{BASE + INGEST}/healthz"
         assert wait_until(lambda: httpx.get(healthz).status_code == 200, timeout_s=30, every_s=0.3)
     finally:
@@ -41,4 +43,5 @@ def test_ingest_started_before_redis_waits_for_it_and_then_serves(tmp_path: Path
         if redis is not None:
             redis.terminate()
             redis.wait(10)
-    assert b"waiting up to 60 s for Redis" in stderr
+    assert f"waiting up to 60 s for Redis at 127.0.0.1:{BASE + REDIS}".encode() in stderr
+    assert PASSWORD.encode() not in stderr

@@ -53,8 +53,10 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
         state["intent"] = IntentFeed(client, settings.clickhouse_database)
         stop = asyncio.Event()
         loader_task = None
+        clients = [client]
         if with_loader:
-            loader = Loader(settings, connect(settings))
+            clients.append(connect(settings))
+            loader = Loader(settings, clients[-1])
             state["loader"] = loader
             loader_task = asyncio.create_task(loader.run(stop))
         try:
@@ -66,6 +68,9 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
                 with contextlib.suppress(asyncio.CancelledError):
                     await loader_task
             await redis.aclose()
+            # An open chDB handle keeps the embedded engine, and a process can hold one engine path only.
+            for each in clients:
+                each.close()
 
     app = FastAPI(
         title="Clickpulse API",

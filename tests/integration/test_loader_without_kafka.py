@@ -42,8 +42,11 @@ def test_a_loader_waiting_for_kafka_warns_once_without_a_traceback_and_keeps_try
         await asyncio.wait_for(task, 10)
         return still_trying
 
-    with caplog.at_level(logging.WARNING, logger="clickhouse.loader"):
-        assert asyncio.run(run_without_kafka())
+    try:
+        with caplog.at_level(logging.WARNING, logger="clickhouse.loader"):
+            assert asyncio.run(run_without_kafka())
+    finally:
+        client.close()  # an open chDB handle keeps its engine, and a process can hold one engine path only
     warned = [r for r in caplog.records if r.name == "clickhouse.loader"]
     assert len(warned) == 1 and warned[0].levelno == logging.WARNING and warned[0].exc_info is None
     assert f"waits for kafka at 127.0.0.1:{kafka_port}" in warned[0].getMessage()
@@ -79,3 +82,4 @@ def test_a_loader_stopped_while_kafka_is_away_returns_cleanly(tmp_path: Path) ->
         asyncio.run(stop_while_kafka_is_away())
     finally:
         supervisor.stop_all()
+        client.close()

@@ -163,17 +163,21 @@ def simulate_cli(settings: Settings, write_key: str, visitors: int, seed: int, g
     shop = f"http://127.0.0.1:{settings.demo_shop_port}"
     simulator = Simulator(settings.ingest_url, write_key, shop, seed)
 
+    def show_progress() -> None:
+        p = simulator.progress
+        print(
+            f"\r  shoppers {p.shoppers_done}/{visitors}  events {p.events_sent}  retries {p.retries}  "
+            f"refused {p.refused}",
+            end="",
+        )
+
     async def main() -> None:
         task = asyncio.create_task(simulator.run(visitors))
         while not task.done():
-            p = simulator.progress
-            print(
-                f"\r  shoppers {p.shoppers_done}/{visitors}  events {p.events_sent}  retries {p.retries}  "
-                f"refused {p.refused}",
-                end="",
-            )
+            show_progress()
             await asyncio.sleep(0.5)
         await task
+        show_progress()  # the totals: the last line shown above can be up to half a second old
         print()
 
     asyncio.run(main())

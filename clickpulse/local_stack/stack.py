@@ -127,14 +127,23 @@ def run_stack(settings: Settings, *, demo: bool, demo_visitors: int = 300, seed:
         print("stopped.", flush=True)
 
 
+def without_password(url: str) -> str:
+    """A URL to print: its password, if any, masked (a Redis URL or ClickHouse DSN may carry one)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"{parts.username or ''}:***@{host}").geturl()
+
+
 def _print_where(settings: Settings) -> None:
     print(
         "\nClickpulse is running:\n"
         f"  dashboard + API   http://{settings.api_host}:{settings.api_port}/   (OpenAPI: /docs)\n"
         f"  ingest            http://{settings.ingest_host}:{settings.ingest_port}/collect   (script: /cp.js)\n"
         f"  kafka             {settings.kafka_bootstrap}\n"
-        f"  redis             {settings.redis_url}\n"
-        f"  clickhouse        {settings.effective_clickhouse_dsn}\n"
+        f"  redis             {without_password(settings.redis_url)}\n"
+        f"  clickhouse        {without_password(settings.effective_clickhouse_dsn)}\n"
         f"  logs              {settings.data_dir / 'logs'}\n",
         flush=True,
     )

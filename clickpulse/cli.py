@@ -19,14 +19,14 @@ from clickpulse.sites import RULE_FIELDS, Site, SiteRegistry
 
 
 def _run_ingest(settings: Settings, args: argparse.Namespace) -> None:
+    from clickpulse.folder_claim import FolderInUse
     from ingest.app import create_app, serve
     from ingest.site_cache import wait_for_redis
-    from ingest.spool import SpoolInUse
 
     try:
         app = create_app(settings)
         asyncio.run(wait_for_redis(settings.redis_url))
-    except (SpoolInUse, RuntimeError) as exc:
+    except (FolderInUse, RuntimeError) as exc:
         sys.exit(f"error: {exc}")
     serve(app, settings)
 

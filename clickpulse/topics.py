@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
-import logging
 import time
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError, for_code
 
+from clickpulse.dependency_wait import wait_for_dependency
 from clickpulse.records import (
     DLQ_TOPIC,
     ERASURES_TOPIC,
@@ -19,26 +18,6 @@ from clickpulse.records import (
     SESSIONS_TOPIC,
 )
 from clickpulse.settings import Settings
-
-log = logging.getLogger(__name__)
-
-
-async def _start_when_reachable(admin: AIOKafkaAdminClient, bootstrap: str, timeout_s: float) -> None:
-    """Kafka may still be starting (a worker started with it, or before it): try again until the deadline rather
-    than exit at the first refused connection."""
-    deadline = time.monotonic() + timeout_s
-    for attempt in itertools.count():
-        try:
-            await asyncio.wait_for(admin.start(), max(deadline - time.monotonic(), 0.1))
-            return
-        except (KafkaConnectionError, TimeoutError):
-            if time.monotonic() >= deadline:
-                raise RuntimeError(
-                    f"Kafka at {bootstrap} (CLICKPULSE_KAFKA_BOOTSTRAP) not reachable within {timeout_s:.0f} s"
-                ) from None
-            if attempt == 0:
-                log.warning("waiting up to %.0f s for Kafka at %s", timeout_s, bootstrap)
-            await asyncio.sleep(1.0)
 
 
 async def _wait_for_brokers(admin: AIOKafkaAdminClient, wanted: int, timeout_s: float) -> None:
@@ -55,7 +34,15 @@ async def _wait_for_brokers(admin: AIOKafkaAdminClient, wanted: int, timeout_s: 
 async def ensure_topics(settings: Settings, timeout_s: float = 60.0) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="clickpulse-admin")
     try:
-        await _start_when_reachable(admin, settings.kafka_bootstrap, timeout_s)
+        # Kafka may still be starting (a worker started with it, or before it).
+        await wait_for_dependency(
+            "Kafka",
+            settings.kafka_bootstrap,
+            "CLICKPULSE_KAFKA_BOOTSTRAP",
+            admin.start,
+            (KafkaConnectionError,),
+            timeout_s,
+        )
         await _wait_for_brokers(admin, settings.topic_replication_factor, timeout_s)
         existing = set(await admin.list_topics())
         wanted = [

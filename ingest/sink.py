@@ -26,10 +26,11 @@ from typing import Protocol
 
 import msgspec
 
+from clickpulse.folder_claim import claim_folder, release_folder
 from clickpulse.settings import Settings
 from ingest.kafka_producer import KafkaProducer, Settled
 from ingest.metrics import Metrics
-from ingest.spool import Record, Spool, SpoolFull, SpoolRefused, SpoolUnavailable, claim_folder, release_folder
+from ingest.spool import Record, Spool, SpoolFull, SpoolRefused, SpoolUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,11 @@ class EventSink:
         self.settings = settings
         self.metrics = metrics
         folder = settings.data_dir / "ingest-spool"
-        self._spool_claim: int | None = claim_folder(folder)  # before Spool clears leftovers it would share
+        # Before Spool clears leftovers: a second ingest on the folder would delete the first one's half-written
+        # batches and replay those whose sends the first still has in flight.
+        self._spool_claim: int | None = claim_folder(
+            folder, f"another ingest is using the spool at {folder}; give each ingest its own CLICKPULSE_DATA_DIR"
+        )
         self.spool = Spool(folder, settings.spool_max_bytes)
         self._producer = producer
         self._replayer: asyncio.Task[None] | None = None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import itertools
 import logging
 import secrets
 import time
@@ -14,6 +13,7 @@ from urllib.parse import urlsplit
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from clickpulse.dependency_wait import wait_for_dependency
 from clickpulse.outage_log import OutageLog
 from clickpulse.sites import WRITE_KEYS_KEY, Site, SiteRegistry
 from ingest.rejection import RequestRejected
@@ -30,20 +30,8 @@ async def wait_for_redis(redis_url: str, timeout_s: float = 60.0) -> None:
     redis = aioredis.Redis.from_url(redis_url, socket_connect_timeout=2.0)
     url = urlsplit(redis_url)
     where = f"{url.hostname}:{url.port or 6379}"  # the URL may carry a password: never log it
-    deadline = time.monotonic() + timeout_s
     try:
-        for attempt in itertools.count():
-            try:
-                await redis.ping()
-                return
-            except RedisError as exc:
-                if time.monotonic() >= deadline:
-                    raise RuntimeError(
-                        f"Redis at {where} (CLICKPULSE_REDIS_URL) not reachable within {timeout_s:.0f} s: {exc}"
-                    ) from None
-                if attempt == 0:
-                    log.warning("waiting up to %.0f s for Redis at %s: %s", timeout_s, where, exc)
-                await asyncio.sleep(1.0)
+        await wait_for_dependency("Redis", where, "CLICKPULSE_REDIS_URL", redis.ping, (RedisError,), timeout_s)
     finally:
         await redis.aclose()
 

@@ -8,7 +8,6 @@ keeping its name and so its place in the order.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import time
 from pathlib import Path
@@ -34,30 +33,6 @@ class SpoolFull(SpoolRefused):
 
 class SpoolUnavailable(SpoolRefused):
     """The disk failed the write (ENOSPC, EIO...)."""
-
-
-class SpoolInUse(Exception):
-    """Another running ingest holds the spool folder."""
-
-
-def claim_folder(folder: Path) -> int:
-    """One ingest per spool folder, held until release_folder or the process ends: a second one would delete the
-    first one's half-written batches as leftovers and replay batches whose sends the first still has in flight.
-    Returns the lock's descriptor (an flock on the folder itself, so the folder holds nothing but batches)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(descriptor)
-        raise SpoolInUse(
-            f"another ingest is using the spool at {folder}; give each ingest its own CLICKPULSE_DATA_DIR"
-        ) from None
-    return descriptor
-
-
-def release_folder(descriptor: int) -> None:
-    os.close(descriptor)
 
 
 class Spool:

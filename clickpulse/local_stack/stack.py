@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import signal
 import sys
 import time
-from pathlib import Path
-from typing import IO
 from urllib.parse import urlsplit
 
 import redis as sync_redis
 
 from clickpulse import live_keys
+from clickpulse.folder_claim import FolderInUse, claim_folder, release_folder
 from clickpulse.local_stack.kafka_broker import bootstrap_host_port, broker_command
 from clickpulse.local_stack.redis_server import redis_command
 from clickpulse.local_stack.supervisor import Service, StopRequested, Supervisor, http_ok, port_open
@@ -76,23 +74,17 @@ def build_services(settings: Settings) -> list[Service]:
     ]
 
 
-def claim_data_dir(data_dir: Path) -> IO[bytes]:
-    """One stack per data dir, held until this process ends: a second would run its Redis on the first one's
-    append-only file, fail on Kafka's locked log dirs, and delete the first one's stack.json as it stopped."""
-    lock = open(data_dir / "stack.lock", "wb")  # noqa: SIM115 - open for as long as the stack runs
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.close()
-        sys.exit(
-            f"error: another `clickpulse up` is running on {data_dir}; stop it, or give this one its own "
-            "CLICKPULSE_DATA_DIR"
-        )
-    return lock
-
-
 def run_stack(settings: Settings, *, demo: bool, demo_visitors: int = 300, seed: int = 7) -> None:
-    data_dir_lock = claim_data_dir(settings.data_dir)
+    # A second stack on the data dir would run its Redis on the first one's append-only file, fail on Kafka's
+    # locked log dirs, and delete the first one's stack.json as it stopped.
+    try:
+        data_dir_claim = claim_folder(
+            settings.data_dir,
+            f"another `clickpulse up` is running on {settings.data_dir}; stop it, or give this one its own "
+            "CLICKPULSE_DATA_DIR",
+        )
+    except FolderInUse as exc:
+        sys.exit(f"error: {exc}")
     supervisor = Supervisor(settings.data_dir / "logs", settings.data_dir / "stack.json")
     signal.signal(signal.SIGTERM, supervisor.request_stop)
     signal.signal(signal.SIGINT, supervisor.request_stop)
@@ -123,7 +115,7 @@ def run_stack(settings: Settings, *, demo: bool, demo_visitors: int = 300, seed:
     finally:
         print("\nstopping ...", flush=True)
         supervisor.stop_all()
-        data_dir_lock.close()
+        release_folder(data_dir_claim)
         print("stopped.", flush=True)
 
 

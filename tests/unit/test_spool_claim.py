@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from clickpulse.folder_claim import FolderInUse
 from clickpulse.settings import Settings
 from ingest.metrics import Metrics
 from ingest.sink import EventSink
-from ingest.spool import SpoolInUse
 
 
 def test_a_second_ingest_on_the_same_data_dir_is_refused_until_the_first_has_stopped(tmp_path: Path) -> None:
@@ -19,7 +19,7 @@ def test_a_second_ingest_on_the_same_data_dir_is_refused_until_the_first_has_sto
     first = EventSink(settings, Metrics())
     half_written = tmp_path / "ingest-spool" / "00000000000000000001.tmp"
     half_written.write_bytes(b"the first ingest is writing this batch")
-    with pytest.raises(SpoolInUse, match="give each ingest its own CLICKPULSE_DATA_DIR"):
+    with pytest.raises(FolderInUse, match="give each ingest its own CLICKPULSE_DATA_DIR"):
         EventSink(settings, Metrics())
     assert half_written.exists()
     asyncio.run(first.stop())

@@ -52,14 +52,17 @@ def _run_api(settings: Settings, args: argparse.Namespace) -> None:
 def _run_worker(settings: Settings, args: argparse.Namespace) -> None:
     import faust
 
-    from stream_jobs.app import app
+    from stream_jobs.app import app, metrics
+    from stream_jobs.worker_probes import WorkerProbes
 
     try:
         asyncio.run(_ensure_topics(settings))
     except RuntimeError as exc:  # Kafka unreachable or short of brokers: the reason, not a traceback
         sys.exit(f"error: {exc}")
+    # The worker starts its services before the app, whose start waits for table recovery.
+    probes = [WorkerProbes(app, metrics, settings)] if settings.worker_http_port else []
     worker = faust.Worker(
-        app, loglevel=settings.log_level, quiet=True, logging_config=logging_config(settings.log_level)
+        app, *probes, loglevel=settings.log_level, quiet=True, logging_config=logging_config(settings.log_level)
     )
     # Faust's terminal spinner sets the root logger to DEBUG (to spin per record): a record built per message.
     worker.spinner = None

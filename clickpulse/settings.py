@@ -84,10 +84,16 @@ class Settings(BaseSettings):
     worker_store: str = "clickpulse-rocksdb://"
     worker_batch_size: int = 2000
     worker_batch_within_s: float = 0.2
+    # The worker's /healthz, /readyz and /metrics (0: none). Two workers on one host need two ports.
+    worker_http_host: str = "127.0.0.1"
+    worker_http_port: int = 8003
 
     # Loader
     loader_batch_size: int = 5000
     loader_flush_s: float = 0.5
+    # `clickpulse loader`'s /healthz, /readyz and /metrics (0: none); in chDB mode the API serves its metrics.
+    loader_http_host: str = "127.0.0.1"
+    loader_http_port: int = 8004
 
     @property
     def ingest_url(self) -> str:

@@ -56,6 +56,7 @@ from stream_jobs.sessionizer import (
 )
 from stream_jobs.site_settings import SiteSettings
 from stream_jobs.sweep import needs_sweep, sweep_visitor
+from stream_jobs.worker_metrics import WorkerMetrics
 
 # A full sweep (after a rebalance) lets the loop run between every this many rows, so heartbeats and
 # batches go on while it reads millions of them.
@@ -66,7 +67,7 @@ def windowing(settings: Settings) -> Windowing:
     return Windowing(settings.session_gap_s * 1000, settings.session_grace_s * 1000, settings.session_max_s * 1000)
 
 
-def create_app(settings: Settings) -> BatchingApp:
+def create_app(settings: Settings, metrics: WorkerMetrics) -> BatchingApp:
     datadir = settings.data_dir / "worker" / settings.worker_instance
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = BatchingApp(
@@ -129,6 +130,7 @@ def create_app(settings: Settings) -> BatchingApp:
         # one-message-at-a-time send buffer; Faust flushes the producer before it commits the batch's
         # offsets, so nothing is acknowledged before it is out.
         send = app.producer.send
+        metrics.records_emitted(len(sessions), len(signals), len(links))
         for records, out in ((sessions, sessions_topic), (signals, intent_topic), (links, identities_topic)):
             name = out.get_topic_name()
             for record in records:
@@ -159,6 +161,7 @@ def create_app(settings: Settings) -> BatchingApp:
     async def dead_letter(value: bytes | None, key: bytes | None, reason: str) -> None:
         site_id = (key or b"").split(b":", 1)[0].decode("latin-1")
         letter = DeadLetter.of(reason, value or b"", site_id, "worker", int(time.time() * 1000))
+        metrics.dead_letters += 1
         await app.producer.send(dlq, key, msgspec.json.encode(letter), None, None, None)
 
     def load(partition: int, key: bytes, first: EnrichedEvent) -> VisitorState:
@@ -167,6 +170,7 @@ def create_app(settings: Settings) -> BatchingApp:
 
     @app.batches(events_topic, size=settings.worker_batch_size, within_s=settings.worker_batch_within_s)
     async def process(batch: Batch) -> None:
+        started = time.perf_counter()
         await site_settings.refresh_if_stale()
         wall = int(time.time() * 1000)
         per_visitor: dict[bytes, list[tuple[int, EnrichedEvent]]] = {}
@@ -211,6 +215,8 @@ def create_app(settings: Settings) -> BatchingApp:
                 late[state.site_id] += result.late
         await emit(sessions, signals, links)
         await live.record(applied, late, wall)
+        events = sum(len(messages) for messages in batch.values())
+        metrics.batch_done(events, len(applied), sum(late.values()), time.perf_counter() - started, time.time())
 
     @app.task
     async def tune_garbage_collector() -> None:
@@ -231,6 +237,7 @@ def create_app(settings: Settings) -> BatchingApp:
             state = state_decoder.decode(raw) if raw else VisitorState(erasure.site_id, erasure.visitor_id)
             await store(key, forget(state, erasure.requested_at), partition)
             await live.forget(erasure.site_id, erasure.visitor_id)
+            metrics.erasures += 1
 
     @app.timer(interval=settings.session_sweep_s)
     async def sweep() -> None:
@@ -276,4 +283,5 @@ def create_app(settings: Settings) -> BatchingApp:
     return app
 
 
-app = create_app(get_settings())
+metrics = WorkerMetrics()
+app = create_app(get_settings(), metrics)

@@ -33,6 +33,7 @@ from mode import ServiceT
 from mode.utils.futures import notify
 
 from clickpulse.kafka_consumer_stop import finish_interrupted_stop
+from clickpulse.kafka_group_membership import in_group
 
 # Faust long-polls fetches for 1.5 s, and aiokafka keeps one fetch in flight per broker: while it waits on
 # partitions with nothing new (the erasures topic, a drained partition), a partition whose buffer runs dry
@@ -78,6 +79,9 @@ class ShortPollConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the consumer starts its fetcher
         return consumer
 
+    def in_group(self) -> bool:
+        return self._consumer is not None and in_group(self._consumer)
+
     async def on_thread_stop(self) -> None:
         try:
             await super().on_thread_stop()
@@ -96,6 +100,23 @@ class BatchingConsumer(aiokafka_driver.Consumer):
 
     def _new_consumer_thread(self) -> aiokafka_driver.AIOKafkaConsumerThread:
         return ShortPollConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    def in_group(self) -> bool:
+        thread = self._thread
+        return isinstance(thread, ShortPollConsumerThread) and thread.in_group()
+
+    def lag(self, topic: str) -> int:
+        """Records of the topic's assigned partitions not yet read (Kafka's high watermark minus the next offset to
+        read), for /metrics; partitions whose positions are not known yet count nothing."""
+        lag = 0
+        for tp in self.assignment():
+            if tp.topic != topic:
+                continue
+            read, committed, highwater = self._read_offset[tp], self._committed_offset[tp], self.highwater(tp)
+            position = read + 1 if read is not None else committed
+            if highwater is not None and position is not None:
+                lag += max(highwater - position, 0)
+        return lag
 
     async def wait_empty(self) -> None:
         """What Faust waits for before it commits on a rebalance or a stop: the batch in flight too."""

@@ -5,12 +5,8 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-import time
 from urllib.parse import urlsplit
 
-import redis as sync_redis
-
-from clickpulse import live_keys
 from clickpulse.folder_claim import FolderInUse, claim_folder, release_folder
 from clickpulse.local_stack.kafka_broker import bootstrap_host_port, broker_command
 from clickpulse.local_stack.redis_server import redis_command
@@ -33,22 +29,10 @@ def _topics_ready(settings: Settings) -> bool:
     return True
 
 
-def _worker_alive(settings: Settings, since_ms: int) -> bool:
-    client = sync_redis.Redis.from_url(settings.redis_url)
-    try:
-        beat = client.get(live_keys.worker_heartbeat(settings.worker_instance))
-    except sync_redis.RedisError:
-        return False
-    finally:
-        client.close()
-    return beat is not None and int(beat) >= since_ms
-
-
 def build_services(settings: Settings) -> list[Service]:
     redis_url = urlsplit(settings.redis_url)
     redis_at = (redis_url.hostname or "127.0.0.1", redis_url.port or 6379)
     kafka_host, kafka_port = bootstrap_host_port(settings.kafka_bootstrap)
-    started_ms = int(time.time() * 1000)
     return [
         Service("redis", redis_command(settings), lambda: port_open(*redis_at), listens_on=(redis_at,)),
         Service(
@@ -64,7 +48,14 @@ def build_services(settings: Settings) -> list[Service]:
             lambda: http_ok(f"http://{settings.ingest_host}:{settings.ingest_port}/healthz"),
             listens_on=((settings.ingest_host, settings.ingest_port),),
         ),
-        Service("worker", _clickpulse("worker"), lambda: _worker_alive(settings, started_ms), start_timeout_s=120),
+        Service(
+            "worker",
+            _clickpulse("worker"),
+            # Ready: in its group with the events' partitions and its table recovered.
+            lambda: http_ok(f"http://{settings.worker_http_host}:{settings.worker_http_port}/readyz"),
+            start_timeout_s=120,
+            listens_on=((settings.worker_http_host, settings.worker_http_port),),
+        ),
         Service(
             "api",
             _clickpulse("api"),
@@ -95,6 +86,10 @@ def run_stack(settings: Settings, *, demo: bool, demo_visitors: int = 300, seed:
             raise RuntimeError(
                 "the local stack runs one Kafka broker: CLICKPULSE_TOPIC_REPLICATION_FACTOR must be 1, not "
                 f"{settings.topic_replication_factor}"
+            )
+        if not settings.worker_http_port:
+            raise RuntimeError(
+                "the local stack waits for the worker's /readyz: CLICKPULSE_WORKER_HTTP_PORT must not be 0"
             )
         for service in build_services(settings):
             print(f"  starting {service.name:<7}", end="", flush=True)
@@ -133,6 +128,7 @@ def _print_where(settings: Settings) -> None:
         "\nClickpulse is running:\n"
         f"  dashboard + API   http://{settings.api_host}:{settings.api_port}/   (OpenAPI: /docs)\n"
         f"  ingest            http://{settings.ingest_host}:{settings.ingest_port}/collect   (script: /cp.js)\n"
+        f"  worker probes     http://{settings.worker_http_host}:{settings.worker_http_port}/readyz   (and /metrics)\n"
         f"  kafka             {settings.kafka_bootstrap}\n"
         f"  redis             {without_password(settings.redis_url)}\n"
         f"  clickhouse        {without_password(settings.effective_clickhouse_dsn)}\n"

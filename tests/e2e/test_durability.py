@@ -168,7 +168,8 @@ def start_worker(stack: RunningStack, instance: str) -> subprocess.Popen[bytes]:
     log = (stack.data_dir / "logs" / f"worker-{instance}.log").open("ab")
     return subprocess.Popen(
         [sys.executable, "-m", "clickpulse.cli", "worker"],
-        env={**stack.env, "CLICKPULSE_WORKER_INSTANCE": instance},
+        # The stack's worker holds the stack's worker HTTP port.
+        env={**stack.env, "CLICKPULSE_WORKER_INSTANCE": instance, "CLICKPULSE_WORKER_HTTP_PORT": "0"},
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,

@@ -140,10 +140,26 @@ def without_emails(text: str) -> str:
     return EMAIL.sub("(email)", text) if "@" in text or "%40" in text else text
 
 
+# The value of a parameter named for a secret (a password, a reset or access token, an API key, a session id) in
+# a query, a fragment (an OAuth callback's #access_token=) or a path (;jsessionid=): a credential, never stored,
+# whatever the site's own strip list says (Matomo leaves session ids out of stored addresses the same way).
+SECRET_VALUE = re.compile(
+    r"((?:^|[?&#;/])(?:[\w.-]*[_.-])?(?:pass(?:word|wd)?|pwd|token|secret|api[_-]?key|auth|sess(?:ion)?_?id|sid|"
+    r"jsessionid|phpsessid)=)[^&#;/]*",
+    re.IGNORECASE,
+)
+
+
+def without_secrets(text: str) -> str:
+    """Each value of a secret-named parameter becomes (secret); the parameter's name stays."""
+    return SECRET_VALUE.sub(r"\1(secret)", text) if "=" in text else text
+
+
 @lru_cache(maxsize=16384)
 def page_address(url: str, strip_params: tuple[str, ...]) -> PageAddress | None:
-    """Host lowercased, credentials and e-mail addresses left out, fragment kept (hash routers), path without
-    trailing noise; None when it is no URL. Cached: a site's pages repeat far more often than they change."""
+    """Host lowercased, credentials, secret parameters' values and e-mail addresses left out, fragment kept (hash
+    routers), path without trailing noise; None when it is no URL. Cached: a site's pages repeat far more often than
+    they change."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -155,7 +171,7 @@ def page_address(url: str, strip_params: tuple[str, ...]) -> PageAddress | None:
     if query and strip_params:
         kept = [pair for pair in parse_qsl(query, keep_blank_values=True) if pair[0] not in strip_params]
         query = urlencode(kept)
-    path, query, fragment = without_emails(parts.path), without_emails(query), without_emails(parts.fragment)
+    path, query, fragment = (without_secrets(without_emails(part)) for part in (parts.path, query, parts.fragment))
     return PageAddress(
         urlunsplit((parts.scheme.lower(), netloc, path, query, fragment)),
         host,
@@ -172,7 +188,8 @@ def put_url(d: Draft) -> Draft | Drop:
     if address is None:
         return Drop("invalid_url")
     d.out.url, d.out.host, d.out.path = address.url[:MAX_URL], address.host, address.path[:MAX_URL]
-    d.out.title = d.incoming.title[:MAX_TITLE]
+    # A page's title is no personal data by design, but confirmation and account pages put addresses in it.
+    d.out.title = without_emails(d.incoming.title[:MAX_TITLE])
     return d
 
 
@@ -272,13 +289,19 @@ def put_props(d: Draft) -> Draft | Drop:
     return d
 
 
-def clean_link(d: Draft) -> Draft | Drop:
-    """A clicked link's address (the beacon's props.href) is stored as page addresses are: without credentials,
-    e-mail addresses or the site's stripped parameters."""
-    href = d.out.props.get("href")
-    if isinstance(href, str) and href:
-        address = page_address(href[:MAX_URL], tuple(d.ctx.site.strip_params))
-        d.out.props["href"] = address.url[:MAX_PROP_TEXT] if address else without_emails(href)
+def clean_autocaptured(d: Draft) -> Draft | Drop:
+    """A clicked link's address (the beacon's props.href) and a submitted form's (props.action) are stored as page
+    addresses are: without credentials, secrets, e-mail addresses or the site's stripped parameters. A search's
+    query without e-mail addresses: the beacon masks it, a Segment SDK or a hand-made request may not."""
+    props = d.out.props
+    for name in ("href", "action") if d.out.type == "form_submit" else ("href",):
+        link = props.get(name)
+        if isinstance(link, str) and link:
+            address = page_address(link[:MAX_URL], tuple(d.ctx.site.strip_params))
+            props[name] = address.url[:MAX_PROP_TEXT] if address else without_emails(link)
+    query = props.get("query")
+    if d.out.type == "search" and isinstance(query, str):
+        props["query"] = without_emails(query)
     return d
 
 
@@ -297,7 +320,7 @@ class Pipeline:
             put_commerce,
             put_engagement,
             put_props,
-            clean_link,
+            clean_autocaptured,
         )
 
     def run(self, incoming: IncomingEvent, ctx: RequestContext) -> EnrichedEvent | Drop:

@@ -14,6 +14,7 @@ from clickpulse.records import DLQ_TOPIC, EVENTS_TOPIC, DeadLetter, event_encode
 from clickpulse.settings import Settings
 from clickpulse.sites import Site
 from ingest.client_ip import client_ip
+from ingest.dead_letter_contents import dead_letter_contents
 from ingest.enrichment import Drop, Pipeline
 from ingest.geo import GeoLocator
 from ingest.incoming import IncomingEvent
@@ -70,9 +71,7 @@ class Collector:
         await self.limiter.admit(site, ip, self.cache.salt, events)
 
     def dead_letter(self, reason: str, raw: object, site_id: str, endpoint: str, received_at: int) -> Record:
-        # An event's own JSON (msgspec.Raw) comes out as sent.
-        data = raw if isinstance(raw, bytes) else msgspec.json.encode(raw)
-        letter = DeadLetter.of(reason, data, site_id, endpoint, received_at)
+        letter = DeadLetter.of(reason, dead_letter_contents(raw), site_id, endpoint, received_at)
         return (self.dlq_topic, site_id.encode(), msgspec.json.encode(letter))
 
     def records_for(

@@ -1,9 +1,11 @@
 """What the collector makes of a request's events: attribution by the referrer data set its settings name, one dead
-letter per rejection carrying the input byte for byte, and one count per drop, rejected or left out by a site rule."""
+letter per rejection carrying the input as sent less a full IP or an e-mail address, and one count per drop,
+rejected or left out by a site rule."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import msgspec
@@ -12,9 +14,12 @@ import redis.asyncio as aioredis
 from clickpulse.records import MAX_DEAD_LETTER_BYTES, DeadLetter
 from clickpulse.settings import Settings
 from clickpulse.sites import Site
+from ingest.body import decode_json
 from ingest.collector import Collector
 from ingest.incoming import IncomingEvent
 from ingest.metrics import Metrics
+from ingest.native_batch import decode_native
+from ingest.segment_api import decode_segment
 from ingest.site_cache import SiteCache
 
 SITE = Site(site_id="s1", name="t", write_key="wk", read_key_sha256="x", created_at=0, event_types=["pageview"])
@@ -75,3 +80,33 @@ def test_pageviews_are_attributed_by_the_referrer_data_set_the_collectors_settin
         "organic",
         "Organic Search",
     )
+
+
+def test_a_dead_letter_keeps_only_the_network_of_a_relayed_ip_and_no_e_mail_address() -> None:
+    segment_body = msgspec.json.encode({"batch": [
+        # no messageId: refused by its shape, dead-lettered as the message it was
+        {"type": "track", "event": "X", "anonymousId": "a1", "context": {"ip": "198.51.100.90", "locale": "en"},
+         "properties": {"email": "jane@mail.example"}},
+        # no product id: refused by enrichment, dead-lettered as the decoded event with its relayed ip
+        {"type": "track", "event": "Product Viewed", "messageId": "m2", "anonymousId": "a1",
+         "context": {"ip": "2001:db8:abcd:12::7"}, "properties": {}},
+    ]})  # fmt: skip
+    good, bad = decode_segment(decode_json(segment_body), None, max_events=10)
+    native_body = msgspec.json.encode({"write_key": "wk", "visitor_id": "v", "events": [
+        {"type": "pageview", "ip": "203.0.113.9", "url": "https://s.test/?to=bob@example.org"},  # no id
+        {"type": "pageview", "url": "https://s.test/?to=carol%40example.org"},  # no id, no ip
+    ]})  # fmt: skip
+    _, _, native_bad = decode_native(native_body, max_events=10)
+    sdk_headers = {"user-agent": "analytics-python/2.3.0"}
+    any_type = Site(site_id="s1", name="t", write_key="wk", read_key_sha256="x", created_at=0)
+    records, _, reasons = collector_with(Metrics()).records_for(
+        sdk_headers, "192.0.2.1", any_type, good, [*bad, *native_bad], "segment_batch"
+    )
+    assert reasons[-1] == "product_view_without_product_id"
+    letters = [msgspec.json.decode(value, type=DeadLetter).raw for topic, _, value in records if topic == "events.dlq"]
+    assert len(letters) == 4
+    kept = " ".join(letters)
+    assert not {"198.51.100.90", "2001:db8:abcd:12::7", "203.0.113.9"} & set(re.findall(r"[\d.:a-f]{7,}", kept))
+    assert "@" not in kept and "%40" not in kept
+    assert {"198.51.100.0", "2001:db8:abcd::", "203.0.113.0"} <= set(re.findall(r"[\d.:a-f]{7,}", kept))
+    assert '"locale":"en"' in letters[0] and '"email":"(email)"' in letters[0]

@@ -12,20 +12,23 @@ from pathlib import Path
 import orjson
 import redis.asyncio as aioredis
 from fastapi import FastAPI, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from starlette.responses import StreamingResponse
 
 from api.auth import ReadKeyAuth
 from api.errors import ApiError, install_error_answers
 from api.intent_feed import MAX_LIMIT, BadCursor, IntentFeed
 from api.queries import StatsQueries
+from api.readiness import readiness
 from api.realtime import RealtimeReader
 from api.time_range import time_range
 from clickhouse.client import connect
 from clickhouse.erasures import erase_customer, erase_visitors
 from clickhouse.loader import Loader
+from clickhouse.loader_probes import loader_metrics
 from clickhouse.migrate import apply_migrations
 from clickpulse import live_keys as keys
+from clickpulse.prometheus_text import CONTENT_TYPE
 from clickpulse.records import Erasure
 from clickpulse.settings import Settings
 from clickpulse.sites import SiteRegistry
@@ -83,8 +86,25 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, object]:
+        """Liveness: the process serves. It asks no dependency."""
         loader = state.get("loader")
         return {"status": "ok", "loaded_rows": loader.loaded if isinstance(loader, Loader) else None}
+
+    @app.get("/readyz", tags=["operations"])
+    async def readyz() -> JSONResponse:
+        """Readiness: 200 when ClickHouse and Redis answer, else 503 saying which does not."""
+        queries = state.get("queries")
+        answer = await readiness(queries.client if isinstance(queries, StatsQueries) else None, redis)
+        return JSONResponse(answer, status_code=200 if answer["ready"] else 503)
+
+    if with_loader:
+
+        @app.get("/metrics", tags=["operations"])
+        async def metrics() -> PlainTextResponse:
+            """The embedded loader's metrics (Prometheus text), as `clickpulse loader` serves them in server mode."""
+            loader = state.get("loader")
+            text = loader_metrics(loader) if isinstance(loader, Loader) else ""
+            return PlainTextResponse(text, media_type=CONTENT_TYPE)
 
     @app.get("/v1/sites/{site_id}/stats", tags=["query"])
     async def stats(

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaConnectionError
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from clickhouse.erasures import ErasedVisitors, delete_rows
 from clickhouse.rows import (
@@ -45,6 +48,8 @@ from clickpulse.worker_erasures import tell_workers
 
 log = logging.getLogger(__name__)
 LOADER_GROUP = "clickpulse-loader"
+# While nothing arrives the loader asks ClickHouse this often whether it answers, for its /readyz.
+PING_EVERY_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +96,17 @@ class Loader:
         }
         self.erased = ErasedVisitors(client, db)
         self.loaded = 0
+        self.rows: Counter[str] = Counter()  # per table, without the database
         self.failed_records = 0
         self.erased_records = 0
+        self.batches = 0
+        self.last_flush_at = 0.0  # epoch s of the last committed batch
+        # Whether ClickHouse answered the last write or ping (None: not asked yet).
+        self.clickhouse_answered: bool | None = None
+        self._asked_clickhouse_at = 0.0
+        # The running consumer and the next offset per partition it has loaded up to, for readiness and lag.
+        self.consumer: AIOKafkaConsumer | None = None
+        self.next_offsets: dict[TopicPartition, int] = {}
         self._outage = OutageLog(log)
         # Visitors (and erasure times) whose rows this process has deleted after skipping their records: their
         # later skipped records, the usual tail of an erasure, need no further delete.
@@ -162,6 +176,7 @@ class Loader:
             if batch:
                 target = self.targets[topic]
                 self.client.insert(target.table, batch, column_names=target.columns)
+                self.rows[target.table.rpartition(".")[2]] += len(batch)
                 written += len(batch)
         # An erasure recorded while this batch was on its way may have deleted before these rows were in; a visitor
         # found linked to an erased customer has rows from earlier batches, and maybe from this one; and a record
@@ -183,9 +198,27 @@ class Loader:
         if found:
             await asyncio.to_thread(self.erased.log_found)
 
+    async def _write(self, messages: list[ConsumerRecord]) -> int:
+        try:
+            written = await asyncio.to_thread(self.write, messages)
+        except ClickHouseError:
+            self._heard_from_clickhouse(False)
+            raise
+        self._heard_from_clickhouse(True)
+        return written
+
+    async def _ping_when_idle(self) -> None:
+        if time.monotonic() - self._asked_clickhouse_at >= PING_EVERY_S:
+            self._heard_from_clickhouse(await asyncio.to_thread(self.client.ping))
+
+    def _heard_from_clickhouse(self, answered: bool) -> None:
+        self.clickhouse_answered = answered
+        self._asked_clickhouse_at = time.monotonic()
+
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            consumer = self._consumer()
+            consumer = self.consumer = self._consumer()
+            self.next_offsets.clear()
             try:
                 await consumer.start()
                 while not stop.is_set():
@@ -194,10 +227,14 @@ class Loader:
                     )
                     messages = [m for batch in polled.values() for m in batch]
                     if not messages:
+                        await self._ping_when_idle()
                         continue
-                    self.loaded += await asyncio.to_thread(self.write, messages)
+                    self.loaded += await self._write(messages)
                     await self.forget_found()
                     await consumer.commit()
+                    self.batches += 1
+                    self.last_flush_at = time.time()
+                    self.next_offsets.update({tp: batch[-1].offset + 1 for tp, batch in polled.items() if batch})
             except asyncio.CancelledError:
                 raise
             except KafkaConnectionError as exc:  # Kafka not up yet, or away: expected, and it comes back

@@ -72,6 +72,7 @@ def _run_worker(settings: Settings, args: argparse.Namespace) -> None:
 def _run_loader(settings: Settings, args: argparse.Namespace) -> None:
     from clickhouse.client import connect
     from clickhouse.loader import Loader
+    from clickhouse.loader_probes import run_with_probes
     from clickhouse.migrate import apply_migrations
 
     if settings.effective_clickhouse_dsn.startswith("chdb:"):
@@ -89,7 +90,7 @@ def _run_loader(settings: Settings, args: argparse.Namespace) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await Loader(settings, client).run(stop)
+        await run_with_probes(Loader(settings, client), settings, stop)
 
     asyncio.run(main())
 

@@ -59,3 +59,23 @@ def test_an_erasure_while_kafka_is_unreachable_answers_503_kafka_unavailable_wit
     assert response.status_code == 503
     assert response.json()["error"] == "kafka_unavailable"
     assert int(response.headers["Retry-After"]) > 0
+
+
+def test_readyz_answers_503_naming_redis_while_it_is_unreachable_and_200_once_it_is_back(tmp_path: Path) -> None:
+    assert port_free(REDIS_PORT)
+    settings = Settings(
+        data_dir=tmp_path, redis_url=f"redis://127.0.0.1:{REDIS_PORT}/0", clickhouse_dsn=f"chdb://{tmp_path / 'ch'}"
+    )
+    with TestClient(create_app(settings, run_loader=False), raise_server_exceptions=False) as client:
+        down = client.get("/readyz")
+        assert client.get("/healthz").status_code == 200  # liveness asks no dependency
+        redis = subprocess.Popen(redis_command(settings), stdout=subprocess.DEVNULL)
+        try:
+            while port_free(REDIS_PORT):
+                subprocess.run(["sleep", "0.05"], check=True)
+            up = client.get("/readyz")
+        finally:
+            redis.terminate()
+            redis.wait(10)
+    assert (down.status_code, down.json()) == (503, {"ready": False, "clickhouse": True, "redis": False})
+    assert (up.status_code, up.json()) == (200, {"ready": True, "clickhouse": True, "redis": True})

@@ -9,6 +9,7 @@ import datetime as dt
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from clickhouse_connect.driver.client import Client
@@ -17,6 +18,7 @@ from api.queries import StatsQueries
 from clickhouse.client import connect
 from clickhouse.erasures import ErasedVisitors, delete_rows, erase_customer, erase_visitors, log_erasures
 from clickhouse.loader import Loader
+from clickhouse.loader_probes import run_with_probes
 from clickhouse.migrate import apply_migrations
 from clickhouse.rows import EVENT_COLUMNS, event_row
 from clickpulse.records import (
@@ -33,10 +35,11 @@ from clickpulse.records import (
 )
 from clickpulse.settings import Settings
 from clickpulse.topics import ensure_topics
-from tests.running_stack import RunningStack
+from tests.running_stack import TEST_PORT_BASE, RunningStack
 
 pytestmark = pytest.mark.integration
 NOW = 1_790_000_000_000
+PROBE_PORT = TEST_PORT_BASE + 601
 
 
 def events() -> list[EnrichedEvent]:
@@ -241,3 +244,49 @@ def test_rows_an_erasure_covers_are_deleted_and_those_gathered_after_it_stay(tmp
     delete_rows(client, db, "s", ["v0", "v1"], gathered_by=NOW + 5)
     left = client.query(f"SELECT visitor_id, event_id FROM {db}.events ORDER BY event_id").result_rows
     assert sorted({v for v, _ in left}) == ["v0", "v2"] and ("v0", "later") in left and len(left) == 4
+
+
+def test_the_loaders_readyz_goes_from_503_to_200_once_assigned_and_its_metrics_count_rows_per_table(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    settings, client, _ = fresh_pipeline(stack, tmp_path)
+    settings = settings.model_copy(update={"loader_http_port": PROBE_PORT})
+    asyncio.run(produce(settings, [(settings.topic(EVENTS_TOPIC), event_encoder.encode(e)) for e in events()]))
+    base = f"http://127.0.0.1:{PROBE_PORT}"
+
+    async def probe() -> tuple[list[tuple[int, dict[str, object]]], str]:
+        loader, stop = Loader(settings, client), asyncio.Event()
+        task = asyncio.create_task(run_with_probes(loader, settings, stop))
+        answers: list[tuple[int, dict[str, object]]] = []
+        page = ""
+        async with httpx.AsyncClient(timeout=2) as http:
+            for _ in range(600):
+                await asyncio.sleep(0.05)
+                try:
+                    response = await http.get(f"{base}/readyz")
+                except httpx.TransportError:
+                    continue
+                answers.append((response.status_code, response.json()))
+                if response.status_code == 200 and loader.loaded >= 10:
+                    page = (await http.get(f"{base}/metrics")).text
+                    break
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        return answers, page
+
+    answers, page = asyncio.run(probe())
+    assert answers[0][0] == 503 and answers[0][1]["ready"] is False
+    assert answers[-1] == (200, {"ready": True, "member": True, "assigned_partitions": 4 * settings.topic_partitions,
+                                 "clickhouse": True})  # fmt: skip
+    assert 'clickpulse_loader_rows_total{table="events"} 10' in page
+    assert "clickpulse_loader_failed_records_total 0" in page
+    assert "clickpulse_loader_ready 1" in page
+    with pytest.raises(httpx.ConnectError):  # the probes stopped with the loader
+        httpx.get(f"{base}/healthz", timeout=1)
+
+
+def test_the_api_is_ready_and_serves_its_embedded_loaders_metrics(stack: RunningStack) -> None:
+    assert httpx.get(f"{stack.api}/readyz", timeout=5).json() == {"ready": True, "clickhouse": True, "redis": True}
+    page = httpx.get(f"{stack.api}/metrics", timeout=5)
+    assert page.headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert "# TYPE clickpulse_loader_rows_total counter" in page.text

@@ -57,6 +57,25 @@ def test_published_ports_match_the_services_settings() -> None:
         assert services[name]["ports"] == [f"{port}:{port}"]
 
 
+# The port setting each probed service serves /readyz on.
+PROBED = {"worker": "worker_http_port", "loader": "loader_http_port", "api": "api_port"}
+
+
+def test_worker_loader_and_api_are_healthy_when_their_own_readyz_answers_and_publish_no_probe_port() -> None:
+    services = compose()["services"]
+    for name, field in PROBED.items():
+        env = services[name]["environment"]
+        settings = Settings(**{k.removeprefix("CLICKPULSE_").lower(): v for k, v in env.items()})
+        command, *args = services[name]["healthcheck"]["test"]
+        assert command == "CMD" and args[:2] == ["python", "-c"], name  # the slim image has no curl or wget
+        assert f"urlopen('http://127.0.0.1:{getattr(settings, field)}/readyz'" in args[2], name
+        assert services[name]["healthcheck"]["start_period"], name
+    for name in ("worker", "loader"):
+        # Reachable by a scraper on the compose network; no host port, so replicas of one service do not clash.
+        host = services[name]["environment"][f"CLICKPULSE_{name.upper()}_HTTP_HOST"]
+        assert host == "0.0.0.0" and "ports" not in services[name], name
+
+
 def test_kafka_in_compose_is_the_version_we_assemble() -> None:
     pom = (REPO_ROOT / "infra" / "kafka" / "pom.xml").read_text()
     version = compose()["services"]["kafka"]["image"].split(":")[1]

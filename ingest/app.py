@@ -32,6 +32,7 @@ from ingest.sink import EventSink, Outcome
 from ingest.site_cache import SiteCache
 from ingest.spool import SpoolRefused
 from ingest.tracker_script import TrackerScript
+from ingest.tracking_preference import asks_not_to_be_tracked
 
 log = logging.getLogger(__name__)
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -149,6 +150,11 @@ def create_app(settings: Settings) -> Router:
         headers = plain_headers(request)
         q = request.query_params
         gif = {"Cache-Control": "no-store"}
+        # The beacon sends nothing under DNT or GPC unless the visitor consented; a pixel cannot ask, so it never
+        # counts such a browser.
+        if asks_not_to_be_tracked(headers):
+            metrics.leave_out("do_not_track")
+            return Response(PIXEL, media_type="image/gif", headers=gif)
         try:
             site = await collector.site_for(q.get("k", ""))
             event = msgspec.convert(

@@ -79,6 +79,7 @@ async def run_with_probes(loader: Loader, settings: Settings, stop: asyncio.Even
         settings.loader_http_port,
         lambda: loader_readiness(loader),
         lambda: loader_metrics(loader),
+        "CLICKPULSE_LOADER_HTTP_PORT",
     )
     await server.start()
     try:

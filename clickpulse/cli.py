@@ -74,6 +74,7 @@ def _run_loader(settings: Settings, args: argparse.Namespace) -> None:
     from clickhouse.loader import Loader
     from clickhouse.loader_probes import run_with_probes
     from clickhouse.migrate import apply_migrations
+    from clickpulse.probe_server import ProbePortTaken
 
     if settings.effective_clickhouse_dsn.startswith("chdb:"):
         # The API runs the embedded engine's loader and holds its files: a second engine on them fails obscurely,
@@ -92,7 +93,10 @@ def _run_loader(settings: Settings, args: argparse.Namespace) -> None:
             loop.add_signal_handler(sig, stop.set)
         await run_with_probes(Loader(settings, client), settings, stop)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except ProbePortTaken as exc:
+        sys.exit(f"error: {exc}")
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> None:

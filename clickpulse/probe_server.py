@@ -16,10 +16,17 @@ SHUTDOWN_TIMEOUT_S = 1.0
 Readiness = Callable[[], dict[str, object]]
 
 
+class ProbePortTaken(RuntimeError):
+    pass
+
+
 class ProbeServer:
-    def __init__(self, host: str, port: int, readiness: Readiness, metrics: Callable[[], str]) -> None:
+    def __init__(
+        self, host: str, port: int, readiness: Readiness, metrics: Callable[[], str], port_setting: str
+    ) -> None:
         self.host = host
         self.port = port
+        self.port_setting = port_setting
         self._readiness = readiness
         self._metrics = metrics
         app = web.Application()
@@ -29,9 +36,16 @@ class ProbeServer:
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
 
     async def start(self) -> None:
-        """Raises OSError when the port is taken: a worker or loader nobody can probe must not run unnoticed."""
+        """Raises ProbePortTaken when it cannot listen: a worker or loader nobody can probe must not run unnoticed."""
         await self._runner.setup()
-        await web.TCPSite(self._runner, self.host, self.port).start()
+        try:
+            await web.TCPSite(self._runner, self.host, self.port).start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            raise ProbePortTaken(
+                f"cannot serve /healthz, /readyz and /metrics on {self.host}:{self.port} ({exc.strerror}): give this "
+                f"process its own {self.port_setting} (0: none)"
+            ) from None
 
     async def stop(self) -> None:
         await self._runner.cleanup()

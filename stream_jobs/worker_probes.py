@@ -25,7 +25,13 @@ class WorkerProbes(Service):
         self.app = app
         self.metrics = metrics
         self.events_topic = settings.topic(EVENTS_TOPIC)
-        self.server = ProbeServer(settings.worker_http_host, settings.worker_http_port, self.readiness, self.render)
+        self.server = ProbeServer(
+            settings.worker_http_host,
+            settings.worker_http_port,
+            self.readiness,
+            self.render,
+            "CLICKPULSE_WORKER_HTTP_PORT",
+        )
         self.started_at = time.monotonic()
 
     async def on_start(self) -> None:

@@ -144,7 +144,7 @@ def without_emails(text: str) -> str:
 # a query, a fragment (an OAuth callback's #access_token=) or a path (;jsessionid=): a credential, never stored,
 # whatever the site's own strip list says (Matomo leaves session ids out of stored addresses the same way).
 SECRET_VALUE = re.compile(
-    r"((?:^|[?&#;/])(?:[\w.-]*[_.-])?(?:pass(?:word|wd)?|pwd|token|secret|api[_-]?key|auth|sess(?:ion)?_?id|sid|"
+    r"((?:^|[?&#;/])(?:[\w.-]*[_.-])?(?:pass(?:word|wd)?|pwd?|token|secret|api[_-]?key|auth|sess(?:ion)?_?id|sid|"
     r"jsessionid|phpsessid)=)[^&#;/]*",
     re.IGNORECASE,
 )
@@ -289,19 +289,25 @@ def put_props(d: Draft) -> Draft | Drop:
     return d
 
 
+# The text the beacon captures by itself on these events (a control's caption, a search's query).
+CAPTURED_TEXT = {"click": "text", "search": "query"}
+
+
 def clean_autocaptured(d: Draft) -> Draft | Drop:
     """A clicked link's address (the beacon's props.href) and a submitted form's (props.action) are stored as page
-    addresses are: without credentials, secrets, e-mail addresses or the site's stripped parameters. A search's
-    query without e-mail addresses: the beacon masks it, a Segment SDK or a hand-made request may not."""
+    addresses are: without credentials, secrets, e-mail addresses or the site's stripped parameters. A clicked
+    control's caption and a search's query without e-mail addresses: the beacon masks them, a Segment SDK or a
+    hand-made request may not."""
     props = d.out.props
     for name in ("href", "action") if d.out.type == "form_submit" else ("href",):
         link = props.get(name)
         if isinstance(link, str) and link:
             address = page_address(link[:MAX_URL], tuple(d.ctx.site.strip_params))
             props[name] = address.url[:MAX_PROP_TEXT] if address else without_emails(link)
-    query = props.get("query")
-    if d.out.type == "search" and isinstance(query, str):
-        props["query"] = without_emails(query)
+    text_prop = CAPTURED_TEXT.get(d.out.type)
+    text = props.get(text_prop) if text_prop else None
+    if text_prop and isinstance(text, str):
+        props[text_prop] = without_emails(text)
     return d
 
 

@@ -193,11 +193,13 @@ def test_e_mail_addresses_in_a_page_title_are_never_stored() -> None:
     assert not isinstance(segment_page, Drop) and segment_page.title == "Order for (email)"
 
 
-def test_a_submitted_forms_address_and_a_searchs_query_are_stored_without_e_mail_addresses_or_secrets() -> None:
-    form = enrich(incoming(type="form_submit", props={"id": "login", "action": "/login?user=jane@mail.example&pwd=x1"}))
-    assert not isinstance(form, Drop) and form.props == {"id": "login", "action": "/login?user=(email)&pwd=(secret)"}
+def test_a_submitted_forms_address_a_clicks_caption_and_a_searchs_query_keep_no_e_mail_address_or_secret() -> None:
+    form = enrich(incoming(type="form_submit", props={"id": "login", "action": "/login?user=jane@mail.example&pw=x1"}))
+    assert not isinstance(form, Drop) and form.props == {"id": "login", "action": "/login?user=(email)&pw=(secret)"}
     search = enrich(incoming(type="search", props={"query": "order for jane@mail.example"}))
     assert not isinstance(search, Drop) and search.props == {"query": "order for (email)"}
+    click = enrich(incoming(type="click", props={"tag": "button", "text": "Log out jane@mail.example"}))
+    assert not isinstance(click, Drop) and click.props == {"tag": "button", "text": "Log out (email)"}
     # A custom event's own "action" is the site's word, not an address.
     custom = enrich(incoming(type="custom", name="cta", props={"action": "Sign up?pwd=1"}))
     assert not isinstance(custom, Drop) and custom.props == {"action": "Sign up?pwd=1"}

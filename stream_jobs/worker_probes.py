@@ -12,7 +12,7 @@ from typing import Any
 from mode import Service
 
 from clickpulse.probe_server import ProbeServer
-from clickpulse.prometheus_text import exposition
+from clickpulse.prometheus_text import exposition, family
 from clickpulse.records import EVENTS_TOPIC
 from clickpulse.settings import Settings
 from stream_jobs.batch_consumer import BatchingApp, BatchingConsumer
@@ -80,8 +80,13 @@ class WorkerProbes(Service):
             "ready": ("1 when /readyz answers 200", int(bool(self.readiness()["ready"]))),
             "assigned_partitions": ("partitions of the events topic this worker holds", self._assigned(consumer)),
             "rebalancing": ("1 while the group rebalances", int(bool(self.app.rebalancing))),
-            "rebalances": ("rebalances this worker has been through", self.app.rebalancing_count),
             "lag_events": ("events in its partitions not read yet", lag),
             "uptime_seconds": ("seconds since the worker started", time.monotonic() - self.started_at),
         }
-        return exposition(self.metrics.render(gauges))
+        rebalances = family(
+            "clickpulse_worker_rebalances_total",
+            "counter",
+            "rebalances this worker went through",
+            self.app.rebalancing_count,
+        )
+        return exposition(self.metrics.render(gauges) + rebalances)

@@ -9,8 +9,9 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def family(name: str, kind: str, help_text: str, samples: float | Mapping[str, float], label: str = "") -> list[str]:
-    """One family: a single value, or one value per `label` value (e.g. rows per table)."""
-    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+    """One family: a single value, or one value per `label` value (e.g. rows per table); no help text, no HELP."""
+    lines = [f"# HELP {name} {help_text}"] if help_text else []
+    lines.append(f"# TYPE {name} {kind}")
     if isinstance(samples, Mapping):
         lines += [f'{name}{{{label}="{key}"}} {_number(value)}' for key, value in sorted(samples.items())]
     else:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from clickpulse.prometheus_text import exposition, family
+
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -34,14 +36,13 @@ class Metrics:
         self._latency[-1] += 1
 
     def render(self, gauges: dict[str, float]) -> str:
-        lines = ["# TYPE clickpulse_ingest_total counter"]
-        lines += [f'clickpulse_ingest_total{{what="{k}"}} {v}' for k, v in sorted(self.counters.items())]
-        lines.append("# TYPE clickpulse_ingest_rejected_total counter")
-        lines += [f'clickpulse_ingest_rejected_total{{reason="{k}"}} {v}' for k, v in sorted(self.rejected.items())]
-        lines.append("# TYPE clickpulse_ingest_left_out_total counter")
-        lines += [f'clickpulse_ingest_left_out_total{{reason="{k}"}} {v}' for k, v in sorted(self.left_out.items())]
+        lines = family("clickpulse_ingest_total", "counter", "requests and events by kind", self.counters, "what")
+        lines += family("clickpulse_ingest_rejected_total", "counter", "events rejected", self.rejected, "reason")
+        lines += family(
+            "clickpulse_ingest_left_out_total", "counter", "events a site rule left out", self.left_out, "reason"
+        )
         for name, value in sorted(gauges.items()):
-            lines += [f"# TYPE clickpulse_ingest_{name} gauge", f"clickpulse_ingest_{name} {value}"]
+            lines += family(f"clickpulse_ingest_{name}", "gauge", "", value)
         lines.append("# TYPE clickpulse_ingest_produce_seconds histogram")
         cumulative = 0
         for bound, count in zip((*LATENCY_BUCKETS, float("inf")), self._latency, strict=True):
@@ -50,4 +51,4 @@ class Metrics:
             lines.append(f'clickpulse_ingest_produce_seconds_bucket{{le="{le}"}} {cumulative}')
         lines.append(f"clickpulse_ingest_produce_seconds_sum {self._latency_sum}")
         lines.append(f"clickpulse_ingest_produce_seconds_count {cumulative}")
-        return "\n".join(lines) + "\n"
+        return exposition(lines)

@@ -36,6 +36,8 @@ Configuration:
       - name: kafka.server.KafkaServer
         level: INFO
 """
+# As long as the topics keep records (log.retention.hours): 7 days.
+MAX_COMPACTION_LAG_MS = 7 * 24 * 3600 * 1000
 
 
 def pom_digest(pom: Path) -> str:
@@ -103,6 +105,9 @@ def write_config(settings: Settings) -> Path:
         "group.initial.rebalance.delay.ms": "0",
         "auto.create.topics.enable": "true",
         "log.retention.hours": "168",
+        # The worker's changelog is compacted, not aged out: without a bound, an erased visitor's earlier table
+        # rows would stay in it until its log cleaner happened to get round to them.
+        "log.cleaner.max.compaction.lag.ms": str(MAX_COMPACTION_LAG_MS),
         # A killed broker loses nothing (the page cache survives it); fsync at most a second behind
         # bounds what a power cut of this one machine could take. Production relies on replication.
         "log.flush.interval.ms": "1000",

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from clickpulse.local_stack.kafka_broker import MAX_COMPACTION_LAG_MS
 from clickpulse.local_stack.supervisor import STOP_TIMEOUT_S
 from clickpulse.settings import REPO_ROOT, Settings
 from ingest.sink import DRAIN_TIMEOUT_S
@@ -122,6 +123,11 @@ def test_topics_the_broker_would_create_on_its_own_match_the_ones_the_worker_cre
     brokers = sum(service.get("image", "").startswith("apache/kafka:") for service in services.values())
     assert Settings(topic_replication_factor=kafka["KAFKA_DEFAULT_REPLICATION_FACTOR"]).topic_replication_factor == 1
     assert brokers == 1
+
+
+def test_compose_bounds_the_workers_compacted_changelog_as_the_local_broker_does() -> None:
+    kafka = compose()["services"]["kafka"]["environment"]
+    assert int(kafka["KAFKA_LOG_CLEANER_MAX_COMPACTION_LAG_MS"]) == MAX_COMPACTION_LAG_MS
 
 
 def test_ingest_published_without_a_cdn_believes_no_country_header() -> None:

@@ -3,7 +3,7 @@
 Rejected input goes to events.dlq (and, while Kafka is away, to the spool) for someone to see why it was refused;
 a full client IP or an e-mail address there would outlive every promise the events topic keeps. So the visitor IP
 a server-side SDK relays (an event's `ip`, a Segment message's `context.ip`) is anonymised as in events, and each
-e-mail address becomes (email); everything else stays as sent.
+e-mail address in a text becomes (email); everything else stays as sent.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 
+from ingest.body import MAX_DEPTH, nesting_depth
 from ingest.client_ip import anonymise_ip
 from ingest.enrichment import without_emails
 
@@ -27,14 +28,25 @@ def _with_network_only(message: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
+def _without_emails_in(value: object) -> object:
+    """The value with e-mail addresses replaced in every text, names included (recursive: depth is checked first)."""
+    if isinstance(value, str):
+        return without_emails(value)
+    if isinstance(value, dict):
+        return {without_emails(str(k)): _without_emails_in(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_emails_in(v) for v in value]
+    return value
+
+
 def dead_letter_contents(raw: object) -> bytes:
-    """The bytes a dead letter keeps of rejected input: a decoded message, or an event's JSON as sent (msgspec.Raw)."""
-    if isinstance(raw, msgspec.Raw):
-        data = bytes(raw)
-        if b'"ip"' in data:  # only then is there anything to anonymise; the decoders already checked the JSON
-            raw = msgspec.json.decode(data)
-    if isinstance(raw, dict):
-        raw = _with_network_only(raw)
-    data = bytes(raw) if isinstance(raw, msgspec.Raw) else msgspec.json.encode(raw)
-    # The decoders accept valid UTF-8 only; surrogateescape gives any other byte back unchanged all the same.
-    return without_emails(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+    """The JSON a dead letter keeps of rejected input: a decoded message, or an event's JSON as sent (msgspec.Raw,
+    valid JSON: its envelope decoded)."""
+    value = msgspec.json.decode(bytes(raw)) if isinstance(raw, msgspec.Raw) else raw
+    # A bad event of the beacon's envelope may nest deeper than anything accepted (the decoder allows about 1,000
+    # levels): too deep to walk safely, and what it holds is nothing anyone needs to see.
+    if nesting_depth(value) > MAX_DEPTH:
+        return msgspec.json.encode(f"(left out: nested deeper than {MAX_DEPTH} levels)")
+    if isinstance(value, dict):
+        value = _with_network_only(value)
+    return msgspec.json.encode(_without_emails_in(value))

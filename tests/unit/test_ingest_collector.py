@@ -94,7 +94,7 @@ def test_a_dead_letter_keeps_only_the_network_of_a_relayed_ip_and_no_e_mail_addr
     good, bad = decode_segment(decode_json(segment_body), None, max_events=10)
     native_body = msgspec.json.encode({"write_key": "wk", "visitor_id": "v", "events": [
         {"type": "pageview", "ip": "203.0.113.9", "url": "https://s.test/?to=bob@example.org"},  # no id
-        {"type": "pageview", "url": "https://s.test/?to=carol%40example.org"},  # no id, no ip
+        {"type": "pageview", "url": "https://s.test/?to=carol%40example.org", "title": "Hi\ndave@example.org"},
     ]})  # fmt: skip
     _, _, native_bad = decode_native(native_body, max_events=10)
     sdk_headers = {"user-agent": "analytics-python/2.3.0"}
@@ -110,3 +110,12 @@ def test_a_dead_letter_keeps_only_the_network_of_a_relayed_ip_and_no_e_mail_addr
     assert "@" not in kept and "%40" not in kept
     assert {"198.51.100.0", "2001:db8:abcd::", "203.0.113.0"} <= set(re.findall(r"[\d.:a-f]{7,}", kept))
     assert '"locale":"en"' in letters[0] and '"email":"(email)"' in letters[0]
+    assert msgspec.json.decode(letters[2])["title"] == "Hi\n(email)"  # still the JSON that was sent, escapes whole
+
+
+def test_a_rejected_event_nested_deeper_than_any_accepted_one_is_dead_lettered_as_a_note_not_walked() -> None:
+    deep = b"[" * 900 + b'"jane@mail.example"' + b"]" * 900
+    _, _, bad = decode_native(b'{"write_key": "wk", "visitor_id": "v", "events": [' + deep + b"]}", max_events=10)
+    records, _, _ = collector_with(Metrics()).records_for(HEADERS, "203.0.113.7", SITE, [], bad, "collect")
+    letter = msgspec.json.decode(records[0][2], type=DeadLetter)
+    assert letter.reason.startswith("invalid_event") and "nested deeper than" in letter.raw and "@" not in letter.raw

@@ -8,6 +8,8 @@ import logging
 import logging.config
 from typing import Any
 
+from clickpulse.outage_log import KafkaUnreachableDigest
+
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is logged as a field.
 STANDARD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
@@ -36,7 +38,15 @@ def logging_config(level: str) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": JsonLineFormatter}},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+        "filters": {"kafka_unreachable": {"()": KafkaUnreachableDigest}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "filters": ["kafka_unreachable"],
+                "stream": "ext://sys.stderr",
+            }
+        },
         "root": {"level": level.upper(), "handlers": ["stderr"]},
     }
 

@@ -26,7 +26,7 @@ KAFKA_CLIENTS = ("librdkafka", "aiokafka")
 
 @pytest.fixture
 def service_log() -> Iterator[io.StringIO]:
-    """The Kafka clients' warnings and errors through the services' own log handler (clickpulse.log_format), into a buffer."""
+    """The Kafka clients' warnings and errors through the services' own log handler (clickpulse.log_format)."""
     assert port_free(TEST_PORT_BASE + 880)
     stream = io.StringIO()
     config = logging_config("WARNING")

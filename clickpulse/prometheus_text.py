@@ -1,5 +1,5 @@
-"""Metric families in the Prometheus text exposition format (version 0.0.4), for the worker's and the loader's
-/metrics: a handful of numbers per scrape, not worth a client library's global registry."""
+"""Metric families in the Prometheus text exposition format (version 0.0.4), for every service's /metrics: a handful
+of numbers per scrape, not worth a client library's global registry."""
 
 from __future__ import annotations
 

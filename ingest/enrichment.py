@@ -205,8 +205,13 @@ def referrer_step(referrers: ReferrerTable) -> Step:
             d.out.referrer = address.url[:MAX_URL] if address else without_emails(referrer)
         if d.incoming.type != "pageview":
             return d
-        attribution = attribute(d.incoming.url[:MAX_URL], referrer, d.incoming.campaign)
-        d.out.source, d.out.medium, d.out.campaign, d.out.channel = attribution
+        source, medium, campaign, d.out.channel = attribute(d.incoming.url[:MAX_URL], referrer, d.incoming.campaign)
+        # Read from the address as sent: a mailing's tags may name its recipient (utm_term=jane@…).
+        d.out.source, d.out.medium, d.out.campaign = (
+            without_emails(source),
+            without_emails(medium),
+            without_emails(campaign),
+        )
         return d
 
     return put_referrer

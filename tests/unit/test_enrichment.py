@@ -174,6 +174,15 @@ def test_secret_parameters_values_in_addresses_referrers_and_links_are_never_sto
     assert not {"t0k3n", "hunter2", "S1D", "K3Y", "J5E55", "Acc3ss"} & set(re.findall(r"\w+", stored))
 
 
+def test_campaign_tags_naming_a_mailings_recipient_are_stored_without_the_address() -> None:
+    tagged = "https://shop.test/?utm_source=jane@mail.example&utm_medium=email&utm_campaign=spring%20bob%40example.org"
+    out = enrich(incoming(url=tagged))
+    assert not isinstance(out, Drop)
+    assert (out.source, out.medium, out.campaign, out.channel) == ("(email)", "email", "spring (email)", "Email")
+    segment_context = enrich(incoming(url="https://shop.test/", campaign={"source": "news", "name": "x@mail.example"}))
+    assert not isinstance(segment_context, Drop) and "@" not in event_encoder.encode(segment_context).decode()
+
+
 def test_parameters_that_only_look_like_secrets_are_kept() -> None:
     url = "https://shop.test/?author=ann&side=left&oauth=1&passenger=2&tokens=3"
     out = enrich(incoming(url=url))

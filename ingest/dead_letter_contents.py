@@ -1,9 +1,10 @@
 """What a dead letter keeps of rejected input: what was sent, less the personal data ingest never stores.
 
 Rejected input goes to events.dlq (and, while Kafka is away, to the spool) for someone to see why it was refused;
-a full client IP or an e-mail address there would outlive every promise the events topic keeps. So the visitor IP
-a server-side SDK relays (an event's `ip`, a Segment message's `context.ip`) is anonymised as in events, and each
-e-mail address in a text becomes (email); everything else stays as sent.
+a full client IP, an e-mail address or a password reset token there would outlive every promise the events topic
+keeps. So the visitor IP a server-side SDK relays (an event's `ip`, a Segment message's `context.ip`) is anonymised
+as in events, and in every text each e-mail address becomes (email) and each secret parameter's value (secret);
+everything else stays as sent.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import msgspec
 
 from ingest.body import MAX_DEPTH, nesting_depth
 from ingest.client_ip import anonymise_ip
-from ingest.enrichment import without_emails
+from ingest.enrichment import without_emails, without_secrets
 
 
 def _with_network_only(message: dict[str, Any]) -> dict[str, Any]:
@@ -28,14 +29,18 @@ def _with_network_only(message: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def _without_emails_in(value: object) -> object:
-    """The value with e-mail addresses replaced in every text, names included (recursive: depth is checked first)."""
+def _cleaned(text: str) -> str:
+    return without_secrets(without_emails(text))
+
+
+def _cleaned_texts(value: object) -> object:
+    """The value with every text cleaned, names included (recursive: its depth is checked first)."""
     if isinstance(value, str):
-        return without_emails(value)
+        return _cleaned(value)
     if isinstance(value, dict):
-        return {without_emails(str(k)): _without_emails_in(v) for k, v in value.items()}
+        return {_cleaned(str(k)): _cleaned_texts(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_without_emails_in(v) for v in value]
+        return [_cleaned_texts(v) for v in value]
     return value
 
 
@@ -49,4 +54,4 @@ def dead_letter_contents(raw: object) -> bytes:
         return msgspec.json.encode(f"(left out: nested deeper than {MAX_DEPTH} levels)")
     if isinstance(value, dict):
         value = _with_network_only(value)
-    return msgspec.json.encode(_without_emails_in(value))
+    return msgspec.json.encode(_cleaned_texts(value))

@@ -1,5 +1,5 @@
 """What the collector makes of a request's events: attribution by the referrer data set its settings name, one dead
-letter per rejection carrying the input as sent less a full IP or an e-mail address, and one count per drop,
+letter per rejection carrying the input as sent less a full IP, an e-mail address or a secret, and one count per drop,
 rejected or left out by a site rule."""
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def test_pageviews_are_attributed_by_the_referrer_data_set_the_collectors_settin
     )
 
 
-def test_a_dead_letter_keeps_only_the_network_of_a_relayed_ip_and_no_e_mail_address() -> None:
+def test_a_dead_letter_keeps_only_the_network_of_a_relayed_ip_and_no_e_mail_address_or_secret() -> None:
     segment_body = msgspec.json.encode({"batch": [
         # no messageId: refused by its shape, dead-lettered as the message it was
         {"type": "track", "event": "X", "anonymousId": "a1", "context": {"ip": "198.51.100.90", "locale": "en"},
@@ -93,7 +93,7 @@ def test_a_dead_letter_keeps_only_the_network_of_a_relayed_ip_and_no_e_mail_addr
     ]})  # fmt: skip
     good, bad = decode_segment(decode_json(segment_body), None, max_events=10)
     native_body = msgspec.json.encode({"write_key": "wk", "visitor_id": "v", "events": [
-        {"type": "pageview", "ip": "203.0.113.9", "url": "https://s.test/?to=bob@example.org"},  # no id
+        {"type": "pageview", "ip": "203.0.113.9", "url": "https://s.test/?to=bob@example.org&token=t0k3n"},  # no id
         {"type": "pageview", "url": "https://s.test/?to=carol%40example.org", "title": "Hi\ndave@example.org"},
     ]})  # fmt: skip
     _, _, native_bad = decode_native(native_body, max_events=10)
@@ -107,7 +107,7 @@ def test_a_dead_letter_keeps_only_the_network_of_a_relayed_ip_and_no_e_mail_addr
     assert len(letters) == 4
     kept = " ".join(letters)
     assert not {"198.51.100.90", "2001:db8:abcd:12::7", "203.0.113.9"} & set(re.findall(r"[\d.:a-f]{7,}", kept))
-    assert "@" not in kept and "%40" not in kept
+    assert "@" not in kept and "%40" not in kept and "t0k3n" not in kept and "token=(secret)" in kept
     assert {"198.51.100.0", "2001:db8:abcd::", "203.0.113.0"} <= set(re.findall(r"[\d.:a-f]{7,}", kept))
     assert '"locale":"en"' in letters[0] and '"email":"(email)"' in letters[0]
     assert msgspec.json.decode(letters[2])["title"] == "Hi\n(email)"  # still the JSON that was sent, escapes whole

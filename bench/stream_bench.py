@@ -162,8 +162,7 @@ def latency(
     client = sync_redis.Redis.from_url(settings.redis_url)
     load_site, probe_site = (asyncio.run(create_site(settings.redis_url, "bench")) for _ in range(2))
     cmd = ["taskset", "-c", WORKER_CORE, sys.executable, "-m", "clickpulse.cli", "worker"]
-    heartbeat = live_keys.worker_heartbeat(env["CLICKPULSE_WORKER_INSTANCE"])
-    client.delete(heartbeat)
+    ready = f"http://127.0.0.1:{env['CLICKPULSE_WORKER_HTTP_PORT']}/readyz"
     with log.open("ab") as out:
         worker = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     stop = threading.Event()
@@ -183,7 +182,7 @@ def latency(
 
     out_ms: list[float] = []
     try:
-        while client.get(heartbeat) is None:
+        while not http_ok(ready):
             time.sleep(0.2)
         time.sleep(5)
         threading.Thread(target=load, daemon=True).start()

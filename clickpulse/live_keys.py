@@ -37,10 +37,6 @@ def updates_channel(site: str) -> str:
     return f"cp:{{{site}}}:live"
 
 
-def worker_heartbeat(instance: str) -> str:
-    return f"cp:worker:{instance}:heartbeat"
-
-
 class FeedItem(msgspec.Struct):
     type: str
     path: str

@@ -78,7 +78,7 @@ class Settings(BaseSettings):
 
     # Worker
     worker_id: str = "clickpulse-worker"
-    # Tells workers of one group apart (their local table files, their heartbeat).
+    # Tells workers of one group apart (their local table files).
     worker_instance: str = "w1"
     # memory:// or clickpulse-rocksdb:// (RocksDB through rocksdict, under data_dir/worker/<instance>).
     worker_store: str = "clickpulse-rocksdb://"

@@ -243,7 +243,6 @@ def create_app(settings: Settings, metrics: WorkerMetrics) -> BatchingApp:
     async def sweep() -> None:
         """Close idle sessions, flag abandoned carts, and after a rebalance re-emit what the table holds."""
         wall = int(time.time() * 1000)
-        await live.heartbeat(settings.worker_instance, wall)
         if app.rebalancing or not app.tables.recovery.completed.is_set():
             return
         generation = app.consumer_generation_id

@@ -24,7 +24,6 @@ from clickpulse.records import EnrichedEvent
 BUCKET_TTL_S = 2 * 3600
 feed_item_decoder = msgspec.json.Decoder(FeedItem)
 LIVE_WINDOW_MS = keys.LIVE_WINDOW_MINUTES * keys.MINUTE_MS
-HEARTBEAT_TTL_S = 30
 FORGET_RETRY_S = 1.0
 log = logging.getLogger(__name__)
 
@@ -52,13 +51,6 @@ class LiveState:
             except RedisError as exc:
                 self._redis_failed("forget a visitor", exc)
                 await asyncio.sleep(FORGET_RETRY_S)
-
-    async def heartbeat(self, instance: str, wall_ms: int) -> None:
-        """This worker is alive (read by tests and operators)."""
-        try:
-            await self.redis.set(keys.worker_heartbeat(instance), wall_ms, ex=HEARTBEAT_TTL_S)
-        except RedisError as exc:
-            self._redis_failed("beat", exc)
 
     def _redis_failed(self, doing: str, exc: RedisError) -> None:
         self._outage.failed("live state in Redis not updated (last failed write: %s): %r", doing, exc)

@@ -18,9 +18,8 @@ from pathlib import Path
 import httpx
 import msgspec
 import pytest
-import redis
 
-from clickpulse import live_keys
+from clickpulse.local_stack.supervisor import http_ok
 from clickpulse.records import EnrichedEvent
 from clickpulse.settings import Settings
 from stream_jobs import intent
@@ -164,24 +163,25 @@ def test_kill_9_of_the_worker_mid_run_keeps_the_counts_exact(own_stack: RunningS
     assert {k: stats[k] for k in want} == want
 
 
+# Ports of the extra workers' probes, next to the stack's worker's (the stack leaves base + 5 and + 6 free).
+EXTRA_WORKER_PORTS = {"w2": 2, "w3": 3}
+
+
 def start_worker(stack: RunningStack, instance: str) -> subprocess.Popen[bytes]:
     log = (stack.data_dir / "logs" / f"worker-{instance}.log").open("ab")
+    port = stack.settings.worker_http_port + EXTRA_WORKER_PORTS[instance]
     return subprocess.Popen(
         [sys.executable, "-m", "clickpulse.cli", "worker"],
-        # The stack's worker holds the stack's worker HTTP port.
-        env={**stack.env, "CLICKPULSE_WORKER_INSTANCE": instance, "CLICKPULSE_WORKER_HTTP_PORT": "0"},
+        env={**stack.env, "CLICKPULSE_WORKER_INSTANCE": instance, "CLICKPULSE_WORKER_HTTP_PORT": str(port)},
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
 
 
-def heartbeat(stack: RunningStack, instance: str) -> bool:
-    client = redis.Redis.from_url(stack.settings.redis_url)
-    try:
-        return client.get(live_keys.worker_heartbeat(instance)) is not None
-    finally:
-        client.close()
+def ready(stack: RunningStack, instance: str) -> bool:
+    """The worker is in the group with partitions assigned (its /readyz)."""
+    return http_ok(f"http://127.0.0.1:{stack.settings.worker_http_port + EXTRA_WORKER_PORTS[instance]}/readyz")
 
 
 def with_intent(visits: dict[str, list[dict[str, object]]]) -> dict[str, list[dict[str, object]]]:
@@ -220,7 +220,7 @@ def test_kill_9_of_one_of_two_workers_and_a_third_joining_change_no_figure(own_s
     second = start_worker(own_stack, "w2")
     third = None
     try:
-        assert wait_until(lambda: heartbeat(own_stack, "w2"), timeout_s=60)
+        assert wait_until(lambda: ready(own_stack, "w2"), timeout_s=60)
         time.sleep(5)  # let the group rebalance onto two workers
         batches = batches_of(visits, size=2)
         sender = GatedSender(own_stack, site, batches, first=len(batches) // 2)
@@ -232,7 +232,7 @@ def test_kill_9_of_one_of_two_workers_and_a_third_joining_change_no_figure(own_s
         third = start_worker(own_stack, "w3")
         sender.finish(len(batches))
         assert sender.accepted_before_and_after(killed_at) == (len(batches) // 2, len(batches) - len(batches) // 2)
-        assert wait_until(lambda: heartbeat(own_stack, "w3"), timeout_s=60)
+        assert wait_until(lambda: ready(own_stack, "w3"), timeout_s=60)
 
         want = {"pageviews": 400, "visitors": 40, "sessions": expected_sessions(visits)}
         stats = own_stack.wait_for_stats(site, want, timeout_s=180)

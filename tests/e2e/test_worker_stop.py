@@ -11,13 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
-import redis
 
-from clickpulse import live_keys
 from clickpulse.local_stack.kafka_broker import broker_command
 from clickpulse.local_stack.ports import KAFKA, REDIS, ports_env
 from clickpulse.local_stack.redis_server import redis_command
-from clickpulse.local_stack.supervisor import STOP_TIMEOUT_S, Service, Supervisor, port_open
+from clickpulse.local_stack.supervisor import STOP_TIMEOUT_S, Service, Supervisor, http_ok, port_open
 from clickpulse.settings import Settings
 from tests.running_stack import TEST_PORT_BASE, wait_until
 
@@ -38,9 +36,8 @@ def test_a_worker_stopped_while_kafka_is_away_exits_within_the_stop_timeout(tmp_
             worker = subprocess.Popen(
                 [sys.executable, "-m", "clickpulse.cli", "worker"], env={**os.environ, **env}, stdout=out, stderr=out
             )
-        beats = redis.Redis.from_url(settings.redis_url)
-        assert wait_until(lambda: beats.get(live_keys.worker_heartbeat(settings.worker_instance)), timeout_s=90)
-        beats.close()
+        ready = f"http://127.0.0.1:{settings.worker_http_port}/readyz"
+        assert wait_until(lambda: http_ok(ready), timeout_s=90)
         kafka = supervisor.services[1].process
         assert kafka is not None
         kafka.terminate()

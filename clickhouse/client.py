@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+from urllib.parse import urlsplit
+
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import OperationalError
 
+from clickpulse.dependency_wait import wait_for_dependency
 from clickpulse.settings import Settings
 
 
@@ -15,7 +21,23 @@ def connect(settings: Settings) -> Client:
         path = dsn.removeprefix("chdb://")
         if path and path != "memory" and not path.startswith(":memory:"):
             # chDB needs the folder to exist before the engine opens it.
-            from pathlib import Path
-
             Path(path).mkdir(parents=True, exist_ok=True)
     return clickhouse_connect.get_client(dsn=dsn)
+
+
+async def wait_for_clickhouse(settings: Settings) -> None:
+    """A ClickHouse server may still be starting with the rest of a stack: the API, the loader and migrate wait for
+    it as the other services wait for Kafka and Redis, instead of exiting with a traceback. chDB is in-process."""
+    dsn = settings.effective_clickhouse_dsn
+    if dsn.startswith("chdb:"):
+        return
+    url = urlsplit(dsn)
+    where = f"{url.hostname}:{url.port or (8443 if url.scheme == 'https' else 8123)}"  # the DSN may hold a password
+
+    async def answers() -> None:
+        client = await asyncio.to_thread(connect, settings)
+        client.close()
+
+    await wait_for_dependency(
+        "ClickHouse", where, "CLICKPULSE_CLICKHOUSE_DSN", answers, (OperationalError,), settings.dependency_wait_s
+    )

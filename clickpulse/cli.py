@@ -8,7 +8,7 @@ import json
 import math
 import signal
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 
 import msgspec
 import redis.asyncio as aioredis
@@ -25,7 +25,7 @@ def _run_ingest(settings: Settings, args: argparse.Namespace) -> None:
 
     try:
         app = create_app(settings)
-        asyncio.run(wait_for_redis(settings.redis_url))
+        asyncio.run(wait_for_redis(settings.redis_url, settings.dependency_wait_s))
     except (FolderInUse, RuntimeError) as exc:
         sys.exit(f"error: {exc}")
     serve(app, settings)
@@ -35,7 +35,9 @@ def _run_api(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
     from api.app import create_app
+    from clickhouse.client import wait_for_clickhouse
 
+    _exit_if_unreachable(wait_for_clickhouse(settings))
     uvicorn.run(
         create_app(settings),
         host=settings.api_host,
@@ -55,10 +57,7 @@ def _run_worker(settings: Settings, args: argparse.Namespace) -> None:
     from stream_jobs.app import app, metrics
     from stream_jobs.worker_probes import WorkerProbes
 
-    try:
-        asyncio.run(_ensure_topics(settings))
-    except RuntimeError as exc:  # Kafka unreachable or short of brokers: the reason, not a traceback
-        sys.exit(f"error: {exc}")
+    _exit_if_unreachable(_ensure_topics(settings))
     # The worker starts its services before the app, whose start waits for table recovery.
     probes = [WorkerProbes(app, metrics, settings)] if settings.worker_http_port else []
     worker = faust.Worker(
@@ -70,7 +69,7 @@ def _run_worker(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _run_loader(settings: Settings, args: argparse.Namespace) -> None:
-    from clickhouse.client import connect
+    from clickhouse.client import connect, wait_for_clickhouse
     from clickhouse.loader import Loader
     from clickhouse.loader_probes import run_with_probes
     from clickhouse.migrate import apply_migrations
@@ -83,6 +82,7 @@ def _run_loader(settings: Settings, args: argparse.Namespace) -> None:
             "error: with a chdb:// ClickHouse DSN the loader runs inside `clickpulse api`; `clickpulse loader` is "
             "for a ClickHouse server (CLICKPULSE_CLICKHOUSE_DSN=http://user:pass@host:8123)"
         )
+    _exit_if_unreachable(wait_for_clickhouse(settings))
     client = connect(settings)
     apply_migrations(client, settings.clickhouse_database)
     stop = asyncio.Event()
@@ -100,9 +100,10 @@ def _run_loader(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> None:
-    from clickhouse.client import connect
+    from clickhouse.client import connect, wait_for_clickhouse
     from clickhouse.migrate import apply_migrations
 
+    _exit_if_unreachable(wait_for_clickhouse(settings))
     applied = apply_migrations(connect(settings), settings.clickhouse_database)
     print(json.dumps({"applied": applied}))
 
@@ -110,7 +111,16 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> None:
 async def _ensure_topics(settings: Settings) -> None:
     from clickpulse.topics import ensure_topics
 
-    await ensure_topics(settings)
+    await ensure_topics(settings, settings.dependency_wait_s)
+
+
+def _exit_if_unreachable(waiting: Coroutine[object, object, None]) -> None:
+    """Run a start-up wait for a dependency; one that stays unreachable ends the command with the reason, not a
+    traceback."""
+    try:
+        asyncio.run(waiting)
+    except RuntimeError as exc:
+        sys.exit(f"error: {exc}")
 
 
 async def _with_registry(settings: Settings, action: Callable[[SiteRegistry], object]) -> object:

@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     session_sweep_s: float = 5.0
 
     log_level: str = "WARNING"
+    # How long a service waits at start for Kafka, Redis or a ClickHouse server that may still be starting.
+    dependency_wait_s: float = 60.0
 
     # Worker
     worker_id: str = "clickpulse-worker"

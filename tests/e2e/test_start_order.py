@@ -45,3 +45,28 @@ def test_ingest_started_before_redis_waits_for_it_and_then_serves(tmp_path: Path
             redis.wait(10)
     assert f"waiting up to 60 s for Redis at 127.0.0.1:{BASE + REDIS}".encode() in stderr
     assert PASSWORD.encode() not in stderr
+
+
+@pytest.mark.parametrize("command", ["api", "loader", "migrate"])
+def test_a_command_whose_clickhouse_server_stays_away_waits_then_exits_with_the_reason_and_no_password(
+    tmp_path: Path, command: str
+) -> None:
+    absent = BASE + 30  # no ClickHouse server listens here
+    assert port_free(absent)
+    env = {
+        **os.environ,
+        **ports_env(BASE),
+        "CLICKPULSE_DATA_DIR": str(tmp_path),
+        "CLICKPULSE_CLICKHOUSE_DSN": f"http://default:{PASSWORD}@127.0.0.1:{absent}/",
+        "CLICKPULSE_DEPENDENCY_WAIT_S": "2",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "clickpulse.cli", command], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert f"waiting up to 2 s for ClickHouse at 127.0.0.1:{absent}" in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(
+        f"error: ClickHouse at 127.0.0.1:{absent} (CLICKPULSE_CLICKHOUSE_DSN) not reachable within 2 s"
+    )
+    assert "Traceback" not in done.stderr and PASSWORD not in done.stderr

@@ -53,15 +53,27 @@ def _rejection(exc: RequestRejected, headers: dict[str, str] | None = None) -> R
 
 class JsonRoute(Route):
     """A route whose wrong-method answer is JSON with an `error`, like every other refusal: the bare Router's
-    routes answer it in plain text."""
+    routes answer it in plain text. Its Allow lists the methods of every route of its path (allow_per_path)."""
+
+    allowed: str = ""
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.methods and scope["method"] not in self.methods:
-            allowed = ", ".join(sorted(self.methods))
+            allowed = self.allowed or ", ".join(sorted(self.methods))
             response = _json(405, {"error": "method_not_allowed", "detail": f"use {allowed}"}, {"Allow": allowed})
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+def allow_per_path(routes: list[JsonRoute]) -> None:
+    """A path served by several routes (POST and its CORS preflight) answers a wrong method with all their methods:
+    the router hands it to the first route of the path, which knows only its own."""
+    methods: dict[str, set[str]] = {}
+    for route in routes:
+        methods.setdefault(route.path, set()).update(route.methods or ())
+    for route in routes:
+        route.allowed = ", ".join(sorted(methods[route.path]))
 
 
 async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
@@ -232,7 +244,8 @@ def create_app(settings: Settings) -> Router:
     ]
     for kind in ("track", "page", "screen", "identify", "alias", "group"):
         routes.append(JsonRoute(f"/v1/{kind}", segment(kind), methods=["POST"]))
-    routes.append(JsonRoute("/v1/{path:path}", preflight, methods=["OPTIONS"]))
+    routes += [JsonRoute(r.path, preflight, methods=["OPTIONS"]) for r in routes if r.path.startswith("/v1/")]
+    allow_per_path(routes)
     # The bare router: Starlette's application adds two middleware layers per request for exception handlers this
     # service does not register; uvicorn already answers an unhandled exception with a logged 500.
     return Router(routes=routes, lifespan=lifespan, default=not_found)

@@ -124,7 +124,11 @@ def test_bad_input_gets_a_clear_4xx_and_the_service_stays_up(stack: RunningStack
     assert response.status_code == 200 and response.json()["accepted"] == 1 and response.json()["rejected"] == 1
     wrong_method, no_route = httpx.get(url), httpx.get(f"{stack.ingest}/nothing")
     assert (wrong_method.status_code, wrong_method.json()["error"]) == (405, "method_not_allowed")
-    assert wrong_method.headers["allow"] == "POST"
+    assert wrong_method.headers["allow"] == "OPTIONS, POST"  # the CORS preflight is served there too
+    segment_wrong_method = httpx.get(f"{stack.ingest}/v1/track")
+    assert (segment_wrong_method.status_code, segment_wrong_method.headers["allow"]) == (405, "OPTIONS, POST")
+    preflight = httpx.options(f"{stack.ingest}/v1/batch", headers={"Origin": "https://shop.test"})
+    assert (preflight.status_code, preflight.headers["access-control-allow-origin"]) == (204, "https://shop.test")
     assert (no_route.status_code, no_route.json()["error"]) == (404, "not_found")
     assert httpx.get(f"{stack.ingest}/healthz").status_code == 200
 

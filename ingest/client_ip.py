@@ -28,7 +28,9 @@ def anonymise_ip(ip: str) -> str:
         addr = ipaddress.ip_address(ip)
     except ValueError:
         return ""
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
-        addr = addr.ipv4_mapped
+    # An IPv4 address inside an IPv6 one is anonymised as IPv4: a 6to4 address (2002::/16) holds all of it within
+    # its first 48 bits.
+    if isinstance(addr, ipaddress.IPv6Address):
+        addr = addr.ipv4_mapped or addr.sixtofour or addr
     prefix = 24 if addr.version == 4 else 48
     return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False).network_address)

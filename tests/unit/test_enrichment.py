@@ -290,6 +290,12 @@ def test_ip_is_anonymised_to_24_and_48_bits() -> None:
     assert anonymise_ip("not an ip") == ""
 
 
+def test_an_ipv4_address_inside_an_ipv6_one_is_anonymised_as_ipv4() -> None:
+    assert anonymise_ip("::ffff:203.0.113.77") == "203.0.113.0"
+    # 6to4: 2002:cb00:714d::/48 is 2002: followed by all of 203.0.113.77
+    assert anonymise_ip("2002:cb00:714d:1::5") == "203.0.113.0"
+
+
 def test_forwarded_for_is_trusted_only_from_configured_proxies() -> None:
     headers = {"x-forwarded-for": "198.51.100.1, 10.0.0.2"}
     assert client_ip("10.0.0.2", headers, frozenset({"10.0.0.2"})) == "198.51.100.1"

@@ -15,7 +15,7 @@ from clickpulse.settings import Settings
 from clickpulse.sites import Site
 from ingest.client_ip import client_ip
 from ingest.dead_letter_contents import dead_letter_contents
-from ingest.enrichment import Drop, Pipeline
+from ingest.enrichment import Drop, Pipeline, without_emails
 from ingest.geo import GeoLocator
 from ingest.incoming import IncomingEvent
 from ingest.metrics import Metrics
@@ -71,7 +71,8 @@ class Collector:
         await self.limiter.admit(site, ip, self.cache.salt, events)
 
     def dead_letter(self, reason: str, raw: object, site_id: str, endpoint: str, received_at: int) -> Record:
-        letter = DeadLetter.of(reason, dead_letter_contents(raw), site_id, endpoint, received_at)
+        # A reason may quote what was sent (Segment's "unknown message type 'jane@…'").
+        letter = DeadLetter.of(without_emails(reason), dead_letter_contents(raw), site_id, endpoint, received_at)
         return (self.dlq_topic, site_id.encode(), msgspec.json.encode(letter))
 
     def records_for(

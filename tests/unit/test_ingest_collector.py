@@ -90,6 +90,8 @@ def test_a_dead_letter_keeps_only_the_network_of_a_relayed_ip_and_no_e_mail_addr
         # no product id: refused by enrichment, dead-lettered as the decoded event with its relayed ip
         {"type": "track", "event": "Product Viewed", "messageId": "m2", "anonymousId": "a1",
          "context": {"ip": "2001:db8:abcd:12::7"}, "properties": {}},
+        # an unknown type, quoted in the reason
+        {"type": "jane@mail.example", "messageId": "m3", "anonymousId": "a1"},
     ]})  # fmt: skip
     good, bad = decode_segment(decode_json(segment_body), None, max_events=10)
     native_body = msgspec.json.encode({"write_key": "wk", "visitor_id": "v", "events": [
@@ -103,14 +105,15 @@ def test_a_dead_letter_keeps_only_the_network_of_a_relayed_ip_and_no_e_mail_addr
         sdk_headers, "192.0.2.1", any_type, good, [*bad, *native_bad], "segment_batch"
     )
     assert reasons[-1] == "product_view_without_product_id"
-    letters = [msgspec.json.decode(value, type=DeadLetter).raw for topic, _, value in records if topic == "events.dlq"]
-    assert len(letters) == 4
-    kept = " ".join(letters)
+    dead = [msgspec.json.decode(value, type=DeadLetter) for topic, _, value in records if topic == "events.dlq"]
+    letters = [letter.raw for letter in dead]
+    assert len(letters) == 5
+    kept = " ".join(letters + [letter.reason for letter in dead])
     assert not {"198.51.100.90", "2001:db8:abcd:12::7", "203.0.113.9"} & set(re.findall(r"[\d.:a-f]{7,}", kept))
     assert "@" not in kept and "%40" not in kept and "t0k3n" not in kept and "token=(secret)" in kept
     assert {"198.51.100.0", "2001:db8:abcd::", "203.0.113.0"} <= set(re.findall(r"[\d.:a-f]{7,}", kept))
     assert '"locale":"en"' in letters[0] and '"email":"(email)"' in letters[0]
-    assert msgspec.json.decode(letters[2])["title"] == "Hi\n(email)"  # still the JSON that was sent, escapes whole
+    assert msgspec.json.decode(letters[3])["title"] == "Hi\n(email)"  # still the JSON that was sent, escapes whole
 
 
 def test_a_rejected_event_nested_deeper_than_any_accepted_one_is_dead_lettered_as_a_note_not_walked() -> None:

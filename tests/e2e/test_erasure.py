@@ -3,14 +3,13 @@ was still on its way through Kafka when they asked."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 
 import httpx
-from aiokafka import AIOKafkaProducer
 
-from clickpulse.records import EVENTS_TOPIC, EnrichedEvent, event_encoder
+from clickpulse.records import EnrichedEvent
+from tests.kafka_records import put_events
 from tests.running_stack import RunningStack, send_batch, wait_until
 
 
@@ -80,16 +79,7 @@ def test_events_received_before_an_erasure_but_still_in_kafka_are_forgotten_and_
                               type="pageview", ts=asked_at - 2_000, received_at=asked_at - 1_000,
                               url="https://s.test/before", host="s.test", path="/before")  # fmt: skip
 
-    async def produce() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=stack.settings.kafka_bootstrap, enable_idempotence=True)
-        await producer.start()
-        try:
-            key = f"{site['site_id']}:forget-me".encode()
-            await producer.send_and_wait(stack.settings.topic(EVENTS_TOPIC), event_encoder.encode(in_flight), key=key)
-        finally:
-            await producer.stop()
-
-    asyncio.run(produce())
+    put_events(stack.settings, [in_flight])
     # The visitor comes back afterwards: that visit is new data and counts, in a session of its own.
     assert send_batch(stack.ingest, site, "forget-me", [pageview(int(time.time() * 1000), "/after")]) == 200
 

@@ -12,9 +12,10 @@ from typing import Any
 
 import httpx
 import msgspec
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 
 from clickpulse.records import DLQ_TOPIC, ERASURES_TOPIC, EVENTS_TOPIC, DeadLetter, visitor_key
+from tests.kafka_records import put_records
 from tests.running_stack import BROWSER_UA, RunningStack, send_batch, wait_until
 
 MIN_MS = 60_000
@@ -135,16 +136,7 @@ def test_bad_input_gets_a_clear_4xx_and_the_service_stays_up(stack: RunningStack
 
 def produce_raw(stack: RunningStack, topic: str, value: bytes, key: bytes) -> None:
     """Put bytes on one of the stack's topics as they are, past ingest's checks."""
-
-    async def produce() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=stack.settings.kafka_bootstrap)
-        await producer.start()
-        try:
-            await producer.send_and_wait(stack.settings.topic(topic), value, key=key)
-        finally:
-            await producer.stop()
-
-    asyncio.run(produce())
+    put_records(stack.settings.kafka_bootstrap, [(stack.settings.topic(topic), key, value)])
 
 
 def worker_dead_letter(stack: RunningStack, marker: str) -> tuple[str, str] | None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from clickhouse_connect.driver.client import Client
 
 from api.queries import StatsQueries
@@ -35,6 +35,7 @@ from clickpulse.records import (
 )
 from clickpulse.settings import Settings
 from clickpulse.topics import ensure_topics
+from tests.kafka_records import put_records
 from tests.running_stack import TEST_PORT_BASE, RunningStack
 
 pytestmark = pytest.mark.integration
@@ -67,14 +68,8 @@ def sessions() -> list[Session]:
     ]
 
 
-async def produce(settings: Settings, records: list[tuple[str, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True)
-    await producer.start()
-    try:
-        for topic, value in records:
-            await producer.send_and_wait(topic, value, key=b"s:v")
-    finally:
-        await producer.stop()
+def produce(settings: Settings, records: list[tuple[str, bytes]]) -> None:
+    put_records(settings.kafka_bootstrap, [(topic, b"s:v", value) for topic, value in records])
 
 
 async def consume_all(settings: Settings, topic: str) -> list[tuple[bytes, bytes]]:
@@ -116,10 +111,10 @@ def test_redelivered_events_and_session_versions_count_once(stack: RunningStack,
     ev_topic, s_topic = settings.topic(EVENTS_TOPIC), settings.topic(SESSIONS_TOPIC)
     records = [(ev_topic, event_encoder.encode(e)) for e in events()]
     records += [(s_topic, event_encoder.encode(s)) for s in sessions()]
-    asyncio.run(produce(settings, records))
+    produce(settings, records)
     asyncio.run(load_until(Loader(settings, client), records=14))
     # The same records again, as after a crash between insert and offset commit.
-    asyncio.run(produce(settings, records))
+    produce(settings, records)
     second = Loader(settings, client)
     asyncio.run(load_until(second, records=14))
     assert second.loaded == 14
@@ -144,7 +139,7 @@ def test_an_erased_visitors_records_still_in_kafka_are_not_written_but_later_one
     )
     records = [(ev_topic, event_encoder.encode(e)) for e in [*events(), after]]
     records += [(s_topic, event_encoder.encode(s)) for s in sessions()]
-    asyncio.run(produce(settings, records))
+    produce(settings, records)
     loader = Loader(settings, client)
     asyncio.run(load_until(loader, records=15))
 
@@ -159,12 +154,12 @@ def test_rows_a_crashed_load_inserted_for_a_visitor_erased_meanwhile_are_deleted
 ) -> None:
     settings, client, db = fresh_pipeline(stack, tmp_path)
     records = [(settings.topic(EVENTS_TOPIC), event_encoder.encode(e)) for e in events()]
-    asyncio.run(produce(settings, records))
+    produce(settings, records)
     asyncio.run(load_until(Loader(settings, client), records=10))
     # v0 was erased while that load was under way: the API's delete ran before its insert landed, and the load
     # crashed before its own delete and its offset commit. Only the erasure log says v0 is gone.
     log_erasures(client, db, [("s", "v0", NOW)])
-    asyncio.run(produce(settings, records))  # redelivered after the crash
+    produce(settings, records)  # redelivered after the crash
     replay = Loader(settings, client)
     asyncio.run(load_until(replay, records=10))
 
@@ -196,7 +191,7 @@ def test_a_visitor_whom_an_identify_still_in_kafka_links_to_an_erased_customer_i
         (settings.topic(EVENTS_TOPIC), pageview("next-visit", "v5", NOW + 100)),  # after the erasure: kept
         (settings.topic(EVENTS_TOPIC), pageview("v6-later", "v6", NOW - 300)),
     ]
-    asyncio.run(produce(settings, [(topic, event_encoder.encode(record)) for topic, record in in_kafka]))
+    produce(settings, [(topic, event_encoder.encode(record)) for topic, record in in_kafka])
     loader = Loader(settings, client)
     asyncio.run(load_until(loader, records=5))
 
@@ -251,7 +246,7 @@ def test_the_loaders_readyz_goes_from_503_to_200_once_assigned_and_its_metrics_c
 ) -> None:
     settings, client, _ = fresh_pipeline(stack, tmp_path)
     settings = settings.model_copy(update={"loader_http_port": PROBE_PORT})
-    asyncio.run(produce(settings, [(settings.topic(EVENTS_TOPIC), event_encoder.encode(e)) for e in events()]))
+    produce(settings, [(settings.topic(EVENTS_TOPIC), event_encoder.encode(e)) for e in events()])
     base = f"http://127.0.0.1:{PROBE_PORT}"
 
     async def probe() -> tuple[list[tuple[int, dict[str, object]]], str]:

@@ -4,7 +4,6 @@ then 200, and /metrics counts the events it handled, in the Prometheus text form
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -15,10 +14,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 
-from clickpulse.records import EVENTS_TOPIC, EnrichedEvent, event_encoder
-from clickpulse.settings import REPO_ROOT, Settings
+from clickpulse.records import EnrichedEvent
+from clickpulse.settings import REPO_ROOT
+from tests.kafka_records import put_events
 from tests.running_stack import TEST_PORT_BASE, RunningStack, wait_until
 
 pytestmark = pytest.mark.integration
@@ -37,16 +36,6 @@ def pageview(visitor: str, n: int) -> EnrichedEvent:
     now = int(time.time() * 1000)
     return EnrichedEvent(event_id=uuid.uuid4().hex, site_id="probe", visitor_id=visitor, type="pageview", ts=now + n,
                          received_at=now, path=f"/{n}")  # fmt: skip
-
-
-async def produce(settings: Settings, events: list[EnrichedEvent]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
-    await producer.start()
-    try:
-        for event in events:
-            await producer.send_and_wait(settings.topic(EVENTS_TOPIC), event_encoder.encode(event), key=event.key)
-    finally:
-        await producer.stop()
 
 
 def test_readyz_goes_from_503_to_200_once_partitions_are_assigned_and_metrics_count_the_events(
@@ -83,7 +72,7 @@ def test_readyz_goes_from_503_to_200_once_partitions_are_assigned_and_metrics_co
                                   "rebalancing": False, "recovered": True}  # fmt: skip
         assert httpx.get(f"{base}/healthz", timeout=2).json() == {"status": "ok"}
 
-        asyncio.run(produce(settings, [pageview(f"v{i % 5}", i) for i in range(30)]))
+        put_events(settings, [pageview(f"v{i % 5}", i) for i in range(30)])
 
         def counted() -> str | None:
             page = httpx.get(f"{base}/metrics", timeout=2)

@@ -16,16 +16,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 
 from clickpulse.local_stack.kafka_broker import broker_command
 from clickpulse.local_stack.ports import KAFKA, REDIS, ports_env
 from clickpulse.local_stack.redis_server import redis_command
 from clickpulse.local_stack.supervisor import Service, Supervisor, port_open
-from clickpulse.records import EVENTS_TOPIC, SESSIONS_TOPIC, EnrichedEvent, Session, event_encoder, session_decoder
+from clickpulse.records import SESSIONS_TOPIC, EnrichedEvent, Session, session_decoder
 from clickpulse.settings import REPO_ROOT, Settings
 from clickpulse.topics import ensure_topics
 from stream_jobs.sessionizer import session_id
+from tests.kafka_records import put_events
 from tests.running_stack import TEST_PORT_BASE, wait_until
 
 pytestmark = pytest.mark.integration
@@ -72,19 +73,6 @@ def pageview(site: str, visitor: str, ts: int) -> EnrichedEvent:
                          received_at=now, path=f"/{ts}")  # fmt: skip
 
 
-def send(settings: Settings, events: list[EnrichedEvent]) -> None:
-    async def produce() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
-        await producer.start()
-        try:
-            for e in events:
-                await producer.send_and_wait(settings.topic(EVENTS_TOPIC), event_encoder.encode(e), key=e.key)
-        finally:
-            await producer.stop()
-
-    asyncio.run(produce())
-
-
 def sessions_of(settings: Settings, site: str) -> list[Session]:
     """Every session record of the site on the sessions topic so far, in the order written (one key, one partition)."""
 
@@ -112,10 +100,10 @@ def test_an_idle_session_closes_by_sweep_and_a_restarted_worker_re_emits_its_ret
     site, t0 = f"s{uuid.uuid4().hex[:8]}", int(time.time() * 1000) - 60_000
     worker = start_worker(services)
     try:
-        send(settings, [pageview(site, "v", t0), pageview(site, "v", t0 + 2_000)])  # two sessions, 2 s apart
+        put_events(settings, [pageview(site, "v", t0), pageview(site, "v", t0 + 2_000)])  # two sessions, 2 s apart
         absorbed = session_id(site, "v", t0 + 2_000)
         assert wait_until(lambda: {s.session_id for s in sessions_of(settings, site) if s.closed} >= {absorbed}, 60)
-        send(settings, [pageview(site, "v", t0 + 1_000)])  # within the gap of both: merges them
+        put_events(settings, [pageview(site, "v", t0 + 1_000)])  # within the gap of both: merges them
         merged = session_id(site, "v", t0)
 
         def merged_and_closed() -> bool:

@@ -1,6 +1,6 @@
 """The purchase-intent feed for CRMs, paged with a cursor that never repeats or skips a signal.
 
-The cursor is, per partition of the `intent` topic, the last Kafka offset handed out. The loader
+The cursor is, per partition of the `intent` topic, the last Kafka offset handed out, and the site it is for. The loader
 writes each partition as a contiguous prefix in offset order, so "every row after the cursor's
 offset, per partition" is exactly what a client has not seen, however many signals arrive meanwhile.
 """
@@ -24,22 +24,27 @@ class BadCursor(ValueError):
     pass
 
 
-def encode_cursor(positions: dict[int, int]) -> str:
-    return (
-        base64.urlsafe_b64encode(orjson.dumps({str(p): o for p, o in sorted(positions.items())})).decode().rstrip("=")
-    )
+def encode_cursor(site_id: str, positions: dict[int, int]) -> str:
+    raw = {"site": site_id, "after": {str(p): o for p, o in sorted(positions.items())}}
+    return base64.urlsafe_b64encode(orjson.dumps(raw)).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None) -> dict[int, int]:
+def decode_cursor(cursor: str | None, site_id: str) -> dict[int, int]:
+    """The positions a cursor of this site's feed holds. Offsets are per partition of one topic that every site
+    shares, so another site's cursor would skip this site's signals: it is refused, like a forged one."""
     if not cursor:
         return {}
     try:
         raw = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        positions = {int(p): int(o) for p, o in raw.items()}
-    except (ValueError, TypeError, AttributeError, orjson.JSONDecodeError):
+        site, after = raw["site"], raw["after"]
+        positions = {int(p): o for p, o in after.items()}
+    except (ValueError, TypeError, AttributeError, KeyError, orjson.JSONDecodeError):
         raise BadCursor("cursor is not one this API handed out") from None
-    if any(not 0 <= p <= MAX_PARTITION or not 0 <= o <= MAX_OFFSET for p, o in positions.items()):
+    # type(), not isinstance(): a bool is an int, and 1.5 or true is no offset this API hands out.
+    if any(type(o) is not int or not 0 <= p <= MAX_PARTITION or not 0 <= o <= MAX_OFFSET for p, o in positions.items()):
         raise BadCursor("cursor is not one this API handed out")
+    if site != site_id:
+        raise BadCursor("cursor is another site's: each site's feed has cursors of its own")
     return positions
 
 
@@ -49,7 +54,7 @@ class IntentFeed:
         self.db = database
 
     def page(self, site_id: str, cursor: str | None, limit: int) -> dict[str, object]:
-        positions = decode_cursor(cursor)
+        positions = decode_cursor(cursor, site_id)
         after = " OR ".join(f"(kafka_partition = {p} AND kafka_offset > {o})" for p, o in positions.items())
         seen = ",".join(str(p) for p in positions)
         unseen = f"kafka_partition NOT IN ({seen})" if positions else "1"
@@ -78,4 +83,4 @@ class IntentFeed:
                     "at": utc_iso(at),
                 }
             )
-        return {"signals": signals, "next_cursor": encode_cursor(positions)}
+        return {"signals": signals, "next_cursor": encode_cursor(site_id, positions)}

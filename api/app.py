@@ -39,6 +39,13 @@ STATIC = Path(__file__).parent / "static"
 LIVE_PUSH_EVERY_S = 1.0
 
 
+def refuse_empty(record_id: str, what: str) -> None:
+    """An empty id (a client's unset variable) is no one's: the warehouse stores '' as "no customer", so it named
+    every anonymous visitor, and erasing it erased them all."""
+    if not record_id:
+        raise ApiError(400, "empty_id", f"the {what} id is empty: /{what}s/ needs an id after it")
+
+
 def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI:
     redis = aioredis.Redis.from_url(settings.redis_url)
     registry = SiteRegistry(redis)
@@ -152,6 +159,7 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
         """A customer's history on every device they identified on, including the sessions those devices had
         before they identified (attributed through identity links): totals, and the most recent sessions."""
         await auth.site(request, site_id)
+        refuse_empty(customer_id, "customer")
         queries = state["queries"]
         assert isinstance(queries, StatsQueries)
         return await asyncio.to_thread(queries.customer_history, site_id, customer_id, limit)
@@ -161,6 +169,7 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
         """Forget a visitor: events, sessions, signals and identity links are deleted, also those still on their
         way through Kafka, and the stream workers drop their state and live presence within a second."""
         await auth.site(request, site_id)
+        refuse_empty(visitor_id, "visitor")
         queries = state["queries"]
         assert isinstance(queries, StatsQueries)
         requested_at = int(time.time() * 1000)
@@ -175,6 +184,7 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
         warehouse holds) is forgotten as DELETE /v1/sites/{site_id}/visitors/{visitor_id} does. A visitor whom a
         record still on its way through Kafka links to them is forgotten in the warehouse when it arrives."""
         await auth.site(request, site_id)
+        refuse_empty(customer_id, "customer")
         queries = state["queries"]
         assert isinstance(queries, StatsQueries)
         requested_at = int(time.time() * 1000)

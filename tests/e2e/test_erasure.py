@@ -86,3 +86,19 @@ def test_events_received_before_an_erasure_but_still_in_kafka_are_forgotten_and_
     # Both share a Kafka partition, the in-flight event first: when the later visit shows, it has been handled.
     stats = stack.wait_for_stats(site, {"pageviews": 1, "visitors": 1, "sessions": 1})
     assert (stats["pageviews"], stats["visitors"], stats["sessions"]) == (1, 1, 1)
+
+
+def test_an_empty_customer_or_visitor_id_is_refused_and_erases_no_one(stack: RunningStack) -> None:
+    # The warehouse stores '' as "no customer": /customers/ (a client's unset id) named every anonymous visitor,
+    # and its DELETE erased every visitor of the site.
+    site = stack.create_site("empty-ids")
+    send_batch(stack.ingest, site, "anonymous", [pageview(int(time.time() * 1000), "/")])
+    assert stack.wait_for_stats(site, {"visitors": 1})["visitors"] == 1
+    headers = {"Authorization": f"Bearer {site['read_key']}"}
+    sites = f"{stack.api}/v1/sites/{site['site_id']}"
+
+    for method, path in (("GET", "customers/"), ("DELETE", "customers/"), ("DELETE", "visitors/")):
+        response = httpx.request(method, f"{sites}/{path}", headers=headers, timeout=30)
+        assert response.status_code == 400, (method, path, response.text)
+        assert response.json()["error"] == "empty_id"
+    assert stack.stats(site)["visitors"] == 1

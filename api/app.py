@@ -13,6 +13,7 @@ import orjson
 import redis.asyncio as aioredis
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from redis.exceptions import RedisError
 from starlette.responses import StreamingResponse
 
 from api.auth import ReadKeyAuth
@@ -210,8 +211,8 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
 
         async def stream() -> AsyncIterator[bytes]:
             pubsub = redis.pubsub()
-            await pubsub.subscribe(keys.updates_channel(site_id))
             try:
+                await pubsub.subscribe(keys.updates_channel(site_id))
                 while not await request.is_disconnected():
                     try:
                         await auth.site(request, site_id, key_in_query=True)
@@ -222,8 +223,13 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
                     await asyncio.sleep(LIVE_PUSH_EVERY_S)
                     while await pubsub.get_message(ignore_subscribe_messages=True, timeout=0):
                         pass
+            # Redis went away with the response begun: end the stream as a stream ends, and the browser reconnects.
+            # Raised on, it was a traceback in the log and a broken chunked body in the browser.
+            except RedisError:
+                return
             finally:
-                await pubsub.aclose()
+                with contextlib.suppress(RedisError):
+                    await pubsub.aclose()
 
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,22 @@ def test_readyz_answers_503_naming_redis_while_it_is_unreachable_and_200_once_it
             redis.wait(10)
     assert (down.status_code, down.json()) == (503, {"ready": False, "clickhouse": True, "redis": False})
     assert (up.status_code, up.json()) == (200, {"ready": True, "clickhouse": True, "redis": True})
+
+
+def test_a_live_stream_open_when_redis_goes_away_ends_cleanly(tmp_path: Path) -> None:
+    # It raised once its response had begun: an ERROR with a traceback per open dashboard, and a broken chunked body.
+    assert port_free(REDIS_PORT)
+    settings = Settings(data_dir=tmp_path, redis_url=f"redis://127.0.0.1:{REDIS_PORT}/0")
+    redis = subprocess.Popen(redis_command(settings), stdout=subprocess.DEVNULL)
+    try:
+        while port_free(REDIS_PORT):
+            subprocess.run(["sleep", "0.05"], check=True)
+        site = asyncio.run(create_site(settings.redis_url, "live-without-redis"))
+        threading.Timer(2.0, redis.kill).start()  # while the stream waits for its next update
+        client = TestClient(create_app(settings, run_loader=False))  # raises what the app raises
+        response = client.get(f"/v1/sites/{site.site_id}/live", params={"key": site.read_key})
+    finally:
+        redis.kill()
+        redis.wait(10)
+    assert response.status_code == 200
+    assert response.text.startswith("data: {") and response.text.endswith("\n\n")

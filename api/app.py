@@ -11,11 +11,21 @@ from pathlib import Path
 
 import orjson
 import redis.asyncio as aioredis
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from fastapi.security import HTTPBearer
 from redis.exceptions import RedisError
 from starlette.responses import StreamingResponse
 
+from api.answers import (
+    CustomerErased,
+    CustomerHistory,
+    IntentPage,
+    Realtime,
+    Stats,
+    VisitorErased,
+    refusals,
+)
 from api.auth import ReadKeyAuth
 from api.errors import ApiError, install_error_answers
 from api.intent_feed import MAX_LIMIT, BadCursor, IntentFeed
@@ -38,6 +48,8 @@ from clickpulse.worker_erasures import tell_workers
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 LIVE_PUSH_EVERY_S = 1.0
+# Declares the read key on the OpenAPI page (its Authorize button); ReadKeyAuth checks it.
+READ_KEY = Depends(HTTPBearer(auto_error=False, description="the site's read key, `rk_…`"))
 
 
 def refuse_empty(record_id: str, what: str) -> None:
@@ -114,7 +126,13 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
             text = loader_metrics(loader) if isinstance(loader, Loader) else ""
             return PlainTextResponse(text, media_type=CONTENT_TYPE)
 
-    @app.get("/v1/sites/{site_id}/stats", tags=["query"])
+    @app.get(
+        "/v1/sites/{site_id}/stats",
+        tags=["query"],
+        response_model=Stats,
+        responses=refusals(400),
+        dependencies=[READ_KEY],
+    )
     async def stats(
         request: Request,
         site_id: str,
@@ -122,7 +140,7 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
             None, alias="from", description="date, ISO time or epoch ms; default 7 days before `to`"
         ),
         to: str | None = Query(None, description="date, ISO time or epoch ms; default now"),
-        include_bots: bool = False,
+        include_bots: bool = Query(False, description="count the visitors and sessions flagged as bots too"),
     ) -> dict[str, object]:
         """Page views, visitors, sessions, bounce rate and average session length in a time range."""
         await auth.site(request, site_id)
@@ -131,7 +149,13 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
         assert isinstance(queries, StatsQueries)
         return await asyncio.to_thread(queries.stats, site_id, start, end, include_bots)
 
-    @app.get("/v1/sites/{site_id}/intent", tags=["crm"])
+    @app.get(
+        "/v1/sites/{site_id}/intent",
+        tags=["crm"],
+        response_model=IntentPage,
+        responses=refusals(400),
+        dependencies=[READ_KEY],
+    )
     async def intent_signals(
         request: Request,
         site_id: str,
@@ -150,7 +174,13 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
 
     # Ids are the client's (a CRM's, a Segment SDK's) and may hold a "/": sent as %2F, the router sees it decoded,
     # so the id is the rest of the path.
-    @app.get("/v1/sites/{site_id}/customers/{customer_id:path}", tags=["crm"])
+    @app.get(
+        "/v1/sites/{site_id}/customers/{customer_id:path}",
+        tags=["crm"],
+        response_model=CustomerHistory,
+        responses=refusals(400),
+        dependencies=[READ_KEY],
+    )
     async def customer_history(
         request: Request,
         site_id: str,
@@ -165,7 +195,14 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
         assert isinstance(queries, StatsQueries)
         return await asyncio.to_thread(queries.customer_history, site_id, customer_id, limit)
 
-    @app.delete("/v1/sites/{site_id}/visitors/{visitor_id:path}", tags=["privacy"], status_code=202)
+    @app.delete(
+        "/v1/sites/{site_id}/visitors/{visitor_id:path}",
+        tags=["privacy"],
+        status_code=202,
+        response_model=VisitorErased,
+        responses=refusals(400),
+        dependencies=[READ_KEY],
+    )
     async def forget_visitor(request: Request, site_id: str, visitor_id: str) -> dict[str, object]:
         """Forget a visitor: events, sessions, signals and identity links are deleted, also those still on their
         way through Kafka, and the stream workers drop their state and live presence within a second."""
@@ -179,7 +216,14 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
         await tell_workers(settings, [Erasure(site_id=site_id, visitor_id=visitor_id, requested_at=requested_at)])
         return {"site_id": site_id, "visitor_id": visitor_id, "erased": True}
 
-    @app.delete("/v1/sites/{site_id}/customers/{customer_id:path}", tags=["privacy"], status_code=202)
+    @app.delete(
+        "/v1/sites/{site_id}/customers/{customer_id:path}",
+        tags=["privacy"],
+        status_code=202,
+        response_model=CustomerErased,
+        responses=refusals(400),
+        dependencies=[READ_KEY],
+    )
     async def forget_customer(request: Request, site_id: str, customer_id: str) -> dict[str, object]:
         """Forget a customer: every visitor identified as them (by an identify, or on an event or session the
         warehouse holds) is forgotten as DELETE /v1/sites/{site_id}/visitors/{visitor_id} does. A visitor whom a
@@ -196,13 +240,42 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
         )
         return {"site_id": site_id, "customer_id": customer_id, "visitors": visitors, "erased": True}
 
-    @app.get("/v1/sites/{site_id}/realtime", tags=["live"])
+    @app.get(
+        "/v1/sites/{site_id}/realtime",
+        tags=["live"],
+        response_model=Realtime,
+        responses=refusals(),
+        dependencies=[READ_KEY],
+    )
     async def realtime_now(request: Request, site_id: str) -> dict[str, object]:
         """Active visitors (last 5 minutes), page views per minute and top pages/products (last 30 minutes)."""
         await auth.site(request, site_id)
         return await realtime.snapshot(site_id)
 
-    @app.get("/v1/sites/{site_id}/live", tags=["live"])
+    @app.get(
+        "/v1/sites/{site_id}/live",
+        tags=["live"],
+        response_class=StreamingResponse,
+        responses={
+            200: {
+                "description": "`data: <the /realtime snapshot as JSON>` events",
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            },
+            **refusals(),
+        },
+        dependencies=[READ_KEY],
+        openapi_extra={
+            "parameters": [
+                {
+                    "name": "key",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string"},
+                    "description": "the read key, for a browser's EventSource, which cannot send a header",
+                }
+            ]
+        },
+    )
     async def live(request: Request, site_id: str) -> StreamingResponse:
         """Server-sent events: a realtime snapshot whenever new events arrive (at most once a second). The read
         key may come as ?key=, since a browser's EventSource cannot send an Authorization header. The stream ends

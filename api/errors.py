@@ -36,7 +36,8 @@ def answer(status: int, error: str, detail: str, headers: dict[str, str] | None 
 def install_error_answers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return answer(exc.status, exc.error, exc.detail)
+        # A 401 names the scheme to authenticate with (RFC 9110), as clients and proxies expect.
+        return answer(exc.status, exc.error, exc.detail, {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_parameter(request: Request, exc: RequestValidationError) -> JSONResponse:

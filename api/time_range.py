@@ -23,7 +23,9 @@ def parse_instant(value: str, *, end_of_day: bool) -> dt.datetime:
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
         return parsed.astimezone(dt.UTC) if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
     except (ValueError, OverflowError, OSError):
-        raise ApiError(400, "bad_time", f"cannot read {value!r} as a date or time") from None
+        # A URL's bare + is a space: the usual way a UTC offset gets lost on its way here.
+        hint = " (a + in a URL is a space: write an offset's + as %2B)" if " " in text else ""
+        raise ApiError(400, "bad_time", f"cannot read {value!r} as a date or time{hint}") from None
 
 
 def time_range(start: str | None, end: str | None) -> tuple[dt.datetime, dt.datetime]:
@@ -31,7 +33,7 @@ def time_range(start: str | None, end: str | None) -> tuple[dt.datetime, dt.date
     to = clamp(parse_instant(end, end_of_day=True)) if end else dt.datetime.now(dt.UTC)
     frm = clamp(parse_instant(start, end_of_day=False)) if start else max(EARLIEST, to - WEEK)
     if frm > to:
-        raise ApiError(400, "bad_range", "from is after to")
+        raise ApiError(400, "bad_range", "from is after to" if end else "from is after now, where to defaults to")
     return frm, to
 
 

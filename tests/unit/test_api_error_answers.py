@@ -10,7 +10,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.errors import install_error_answers
+from api.errors import ApiError, install_error_answers
 
 
 def app_failing_with(exc: Exception) -> TestClient:
@@ -40,3 +40,9 @@ def test_a_clickhouse_server_that_does_not_answer_gives_503_clickhouse_unavailab
 
 def test_a_query_clickhouse_refuses_stays_a_500() -> None:
     assert app_failing_with(DatabaseError("Code: 62. Syntax error")).get("/stats").status_code == 500
+
+
+def test_a_missing_read_key_answers_401_with_the_bearer_scheme() -> None:
+    response = app_failing_with(ApiError(401, "missing_read_key", "send a read key")).get("/stats")
+    assert response.status_code == 401 and response.headers["WWW-Authenticate"] == "Bearer"
+    assert response.json()["error"] == "missing_read_key"

@@ -61,3 +61,15 @@ def test_a_warehouse_time_is_written_in_utc_with_a_z_to_the_millisecond() -> Non
     assert utc_iso(dt.datetime(2026, 11, 24, 5, 32, 17, 113000)) == "2026-11-24T05:32:17.113Z"
     plus_two = dt.timezone(dt.timedelta(hours=2))
     assert utc_iso(dt.datetime(2026, 11, 24, 7, 32, 17, 113000, tzinfo=plus_two)) == "2026-11-24T05:32:17.113Z"
+
+
+def test_an_offset_whose_plus_the_url_turned_into_a_space_is_refused_with_the_way_to_write_it() -> None:
+    with pytest.raises(ApiError) as refused:
+        time_range("2026-11-24T10:00:00 01:00", None)  # what ?from=2026-11-24T10:00:00+01:00 arrives as
+    assert refused.value.error == "bad_time" and "%2B" in refused.value.detail
+
+
+def test_a_from_in_the_future_without_to_says_that_to_is_now() -> None:
+    with pytest.raises(ApiError) as refused:
+        time_range("2999-01-01", None)
+    assert refused.value.error == "bad_range" and "now" in refused.value.detail

@@ -59,12 +59,28 @@ def refuse_empty(record_id: str, what: str) -> None:
         raise ApiError(400, "empty_id", f"the {what} id is empty: /{what}s/ needs an id after it")
 
 
+class Warehouse:
+    """ClickHouse as the lifespan opened it: its queries, the intent feed and, in chDB mode, the embedded loader."""
+
+    queries: StatsQueries | None = None
+    intent: IntentFeed | None = None
+    loader: Loader | None = None
+
+    def opened_queries(self) -> StatsQueries:
+        assert self.queries is not None, "the lifespan opens ClickHouse before any request"
+        return self.queries
+
+    def opened_intent(self) -> IntentFeed:
+        assert self.intent is not None, "the lifespan opens ClickHouse before any request"
+        return self.intent
+
+
 def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI:
     redis = aioredis.Redis.from_url(settings.redis_url)
     registry = SiteRegistry(redis)
     auth = ReadKeyAuth(registry)
     realtime = RealtimeReader(redis)
-    state: dict[str, object] = {}
+    warehouse = Warehouse()
     embedded = settings.effective_clickhouse_dsn.startswith("chdb:")
     with_loader = embedded if run_loader is None else run_loader
 
@@ -72,16 +88,15 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = connect(settings)
         await asyncio.to_thread(apply_migrations, client, settings.clickhouse_database)
-        state["queries"] = StatsQueries(client, settings.clickhouse_database)
-        state["intent"] = IntentFeed(client, settings.clickhouse_database)
+        warehouse.queries = StatsQueries(client, settings.clickhouse_database)
+        warehouse.intent = IntentFeed(client, settings.clickhouse_database)
         stop = asyncio.Event()
         loader_task = None
         clients = [client]
         if with_loader:
             clients.append(connect(settings))
-            loader = Loader(settings, clients[-1])
-            state["loader"] = loader
-            loader_task = asyncio.create_task(loader.run(stop))
+            warehouse.loader = Loader(settings, clients[-1])
+            loader_task = asyncio.create_task(warehouse.loader.run(stop))
         try:
             yield
         finally:
@@ -107,14 +122,12 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, object]:
         """Liveness: the process serves. It asks no dependency."""
-        loader = state.get("loader")
-        return {"status": "ok", "loaded_rows": loader.loaded if isinstance(loader, Loader) else None}
+        return {"status": "ok", "loaded_rows": warehouse.loader.loaded if warehouse.loader else None}
 
     @app.get("/readyz", tags=["operations"])
     async def readyz() -> JSONResponse:
         """Readiness: 200 when ClickHouse and Redis answer, else 503 saying which does not."""
-        queries = state.get("queries")
-        answer = await readiness(queries.client if isinstance(queries, StatsQueries) else None, redis)
+        answer = await readiness(warehouse.queries.client if warehouse.queries else None, redis)
         return JSONResponse(answer, status_code=200 if answer["ready"] else 503)
 
     if with_loader:
@@ -122,8 +135,7 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
         @app.get("/metrics", tags=["operations"])
         async def metrics() -> PlainTextResponse:
             """The embedded loader's metrics (Prometheus text), as `clickpulse loader` serves them in server mode."""
-            loader = state.get("loader")
-            text = loader_metrics(loader) if isinstance(loader, Loader) else ""
+            text = loader_metrics(warehouse.loader) if warehouse.loader else ""
             return PlainTextResponse(text, media_type=CONTENT_TYPE)
 
     @app.get(
@@ -145,8 +157,7 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
         """Page views, visitors, sessions, bounce rate and average session length in a time range."""
         await auth.site(request, site_id)
         start, end = time_range(frm, to)
-        queries = state["queries"]
-        assert isinstance(queries, StatsQueries)
+        queries = warehouse.opened_queries()
         return await asyncio.to_thread(queries.stats, site_id, start, end, include_bots)
 
     @app.get(
@@ -165,8 +176,7 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
         """Purchase-intent signals (high_intent, abandoned_cart, returning_customer) with reasons.
         Pages never repeat or skip a signal, even while new ones arrive."""
         await auth.site(request, site_id)
-        feed = state["intent"]
-        assert isinstance(feed, IntentFeed)
+        feed = warehouse.opened_intent()
         try:
             return await asyncio.to_thread(feed.page, site_id, cursor, limit)
         except BadCursor as exc:
@@ -191,8 +201,7 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
         before they identified (attributed through identity links): totals, and the most recent sessions."""
         await auth.site(request, site_id)
         refuse_empty(customer_id, "customer")
-        queries = state["queries"]
-        assert isinstance(queries, StatsQueries)
+        queries = warehouse.opened_queries()
         return await asyncio.to_thread(queries.customer_history, site_id, customer_id, limit)
 
     @app.delete(
@@ -208,8 +217,7 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
         way through Kafka, and the stream workers drop their state and live presence within a second."""
         await auth.site(request, site_id)
         refuse_empty(visitor_id, "visitor")
-        queries = state["queries"]
-        assert isinstance(queries, StatsQueries)
+        queries = warehouse.opened_queries()
         requested_at = int(time.time() * 1000)
         db = settings.clickhouse_database
         await asyncio.to_thread(erase_visitors, queries.client, db, site_id, [visitor_id], requested_at)
@@ -230,8 +238,7 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
         record still on its way through Kafka links to them is forgotten in the warehouse when it arrives."""
         await auth.site(request, site_id)
         refuse_empty(customer_id, "customer")
-        queries = state["queries"]
-        assert isinstance(queries, StatsQueries)
+        queries = warehouse.opened_queries()
         requested_at = int(time.time() * 1000)
         db = settings.clickhouse_database
         visitors = await asyncio.to_thread(erase_customer, queries.client, db, site_id, customer_id, requested_at)

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
@@ -55,11 +56,13 @@ class JsonRoute(Route):
     """A route whose wrong-method answer is JSON with an `error`, like every other refusal: the bare Router's
     routes answer it in plain text. Its Allow lists the methods of every route of its path (allow_per_path)."""
 
-    allowed: str = ""
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.allowed = ", ".join(sorted(self.methods or ()))
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.methods and scope["method"] not in self.methods:
-            allowed = self.allowed or ", ".join(sorted(self.methods))
+            allowed = self.allowed
             response = _json(405, {"error": "method_not_allowed", "detail": f"use {allowed}"}, {"Allow": allowed})
             await response(scope, receive, send)
             return

@@ -14,7 +14,7 @@ test: setup-for-tests
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	cd tracker_js && npm test --silent
-	.venv/bin/python -m pytest -q -p no:cacheprovider
+	.venv/bin/python -m pytest -q -p no:cacheprovider --durations=15
 
 test-unit: setup-for-tests
 	.venv/bin/python -m pytest -q tests/unit

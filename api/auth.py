@@ -1,4 +1,9 @@
-"""Read keys: `Authorization: Bearer rk_...`, checked against the hashed key of the site."""
+"""A site's keys on the API: `Authorization: Bearer <key>`, checked against the site's hashed keys.
+
+The read key reads (dashboards, CRMs, the intent feed); it is handed around and ends up in dashboard links. Erasing
+a visitor or a customer takes the admin key, which only the site's owner holds, as Segment's and GA4's deletion
+APIs take a privileged credential rather than the one their tracking and reporting use.
+"""
 
 from __future__ import annotations
 
@@ -7,32 +12,33 @@ import time
 from fastapi import Request
 
 from api.errors import ApiError
-from clickpulse.sites import Site, SiteRegistry
+from clickpulse.sites import KeyKind, Site, SiteRegistry
 
 CACHE_S = 30.0
 
 
-class ReadKeyAuth:
+class SiteKeyAuth:
     """Caches successful checks briefly so a dashboard's requests do not each hit Redis."""
 
     def __init__(self, registry: SiteRegistry) -> None:
         self.registry = registry
-        self._ok: dict[tuple[str, str], tuple[float, Site]] = {}
+        self._ok: dict[tuple[str, KeyKind, str], tuple[float, Site]] = {}
 
-    async def site(self, request: Request, site_id: str, *, key_in_query: bool = False) -> Site:
-        """key_in_query: also take ?key= (only for EventSource, which cannot send headers; a key in a URL ends
-        up in proxies' logs)."""
+    async def site(self, request: Request, site_id: str, *, kind: KeyKind = "read") -> Site:
+        """The site whose `kind` key the request's Authorization header carries (never a URL: a key in one ends up
+        in proxies' and CDNs' logs)."""
         header = request.headers.get("authorization", "")
         key = header[7:].strip() if header.lower().startswith("bearer ") else ""
-        if not key and key_in_query:
-            key = request.query_params.get("key", "")
         if not key:
-            raise ApiError(401, "missing_read_key", "send Authorization: Bearer <read key>")
-        cached = self._ok.get((site_id, key))
+            raise ApiError(401, f"missing_{kind}_key", f"send Authorization: Bearer <{kind} key>")
+        cached = self._ok.get((site_id, kind, key))
         if cached and time.monotonic() - cached[0] < CACHE_S:
             return cached[1]
-        site = await self.registry.check_read_key(site_id, key)
+        site = await self.registry.check_key(site_id, kind, key)
         if site is None:
-            raise ApiError(403, "invalid_read_key", "no site has this id and read key")
-        self._ok[(site_id, key)] = (time.monotonic(), site)
+            detail = f"no site has this id and {kind} key"
+            if kind == "admin":
+                detail += " (a site made before admin keys has none: `clickpulse site new-key ID admin`)"
+            raise ApiError(403, f"invalid_{kind}_key", detail)
+        self._ok[(site_id, kind, key)] = (time.monotonic(), site)
         return site

@@ -1,6 +1,6 @@
 """The API's one error shape, `{"error": <machine-readable reason>, "detail": <for people>}`, for every 4xx and for
-a 503 while Redis (read keys, live state), Kafka (erasures for the stream workers) or a ClickHouse server is
-unreachable."""
+a 503 while Redis (read keys, live state), Kafka (erasures for the stream workers, where the intent feed ends) or a
+ClickHouse server is unreachable."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.intent_partition_ends import PartitionEndsUnknown
 from clickpulse.outage_log import OutageLog
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,13 @@ def install_error_answers(app: FastAPI) -> None:
     async def kafka_unavailable(request: Request, exc: KafkaError) -> JSONResponse:
         kafka_outage.failed("kafka unavailable (%s): %s answered 503", type(exc).__name__, request.url.path)
         detail = "Kafka is unreachable, so the stream workers were not told; retry shortly"
+        return answer(503, "kafka_unavailable", detail, {"Retry-After": str(RETRY_AFTER_S)})
+
+    # A cursor is checked against where Kafka's partitions end; unchecked, one past an end would skip signals.
+    @app.exception_handler(PartitionEndsUnknown)
+    async def partition_ends_unknown(request: Request, exc: PartitionEndsUnknown) -> JSONResponse:
+        kafka_outage.failed("kafka unavailable (%s): %s answered 503", exc, request.url.path)
+        detail = "Kafka is unreachable, so the cursor cannot be checked against where the feed ends; retry shortly"
         return answer(503, "kafka_unavailable", detail, {"Retry-After": str(RETRY_AFTER_S)})
 
     # A ClickHouse server that does not answer (down, restarting, unreachable); a query it refuses is our bug: a 500.

@@ -7,9 +7,12 @@ import time
 import msgspec
 import redis.asyncio as aioredis
 
+from api.time_range import utc_iso_ms
 from clickpulse import live_keys as keys
+from clickpulse.live_keys import FeedItem
 
 TOP_N = 10
+feed_item_decoder = msgspec.json.Decoder(FeedItem)
 
 
 class RealtimeReader:
@@ -34,16 +37,16 @@ class RealtimeReader:
         feed, late = results[-2], results[-1]
         return {
             "site_id": site_id,
-            "at": now,
+            "at": utc_iso_ms(now),
             "active_visitors": int(active),
             "pageviews_per_minute": [
-                {"minute": m * keys.MINUTE_MS, "pageviews": int(v or 0)}
+                {"minute": utc_iso_ms(m * keys.MINUTE_MS), "pageviews": int(v or 0)}
                 for m, v in zip(minutes, per_minute, strict=True)
             ],
             "pageviews_last_30_min": sum(int(v or 0) for v in per_minute),
             "top_pages": _top(tops[: len(minutes)]),
             "top_products": _top(tops[len(minutes) :]),
-            "recent_events": [msgspec.json.decode(item) for item in feed],
+            "recent_events": [_feed_event(item) for item in feed],
             "late_events": int(late or 0),
         }
 
@@ -56,3 +59,10 @@ def _top(buckets: list[list[tuple[bytes, float]]]) -> list[dict[str, object]]:
             totals[name] = totals.get(name, 0) + score
     ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_N]
     return [{"name": name, "count": int(count)} for name, count in ranked]
+
+
+def _feed_event(item: bytes) -> dict[str, object]:
+    """A feed item as the API answers it: its time in ISO 8601 like every route's, not the worker's epoch ms."""
+    event = msgspec.structs.asdict(feed_item_decoder.decode(item))
+    event["ts"] = utc_iso_ms(event["ts"])
+    return event

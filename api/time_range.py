@@ -46,3 +46,14 @@ def utc_iso(value: dt.datetime) -> str:
     returns DateTime64(3, 'UTC') values without a zone, which a reader (JavaScript's Date) would take as local."""
     moment = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
     return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def epoch_ms(value: dt.datetime) -> int:
+    """A warehouse time (UTC, without a zone as the client returns it) in epoch milliseconds, exactly."""
+    moment = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return (moment - EARLIEST) // dt.timedelta(milliseconds=1)
+
+
+def utc_iso_ms(ms: int) -> str:
+    """An epoch-milliseconds time (the live state's) in an answer, as utc_iso writes a warehouse time."""
+    return utc_iso(EARLIEST + dt.timedelta(milliseconds=ms))

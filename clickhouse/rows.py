@@ -20,7 +20,7 @@ EVENT_COLUMNS = [
 SESSION_COLUMNS = [
     "site_id", "session_id", "visitor_id", "customer_id", "start", "end", "engaged_ms", "pageviews", "events",
     "entry_page", "exit_page", "bounce", "source", "medium", "campaign", "channel", "device", "browser", "os",
-    "country", "converted", "revenue", "is_bot", "closed", "version", "deleted",
+    "country", "converted", "revenue", "revenue_by_currency", "is_bot", "closed", "version", "deleted",
 ]  # fmt: skip
 
 SIGNAL_COLUMNS = [
@@ -47,8 +47,8 @@ def session_row(s: Session) -> list[object]:
     return [
         s.site_id, s.session_id, s.visitor_id, s.customer_id, timestamp(s.start), timestamp(s.end), s.engaged_ms,
         s.pageviews, s.events, s.entry_page, s.exit_page, int(s.bounce), s.source, s.medium, s.campaign,
-        s.channel, s.device, s.browser, s.os, s.country, int(s.converted), s.revenue, int(s.is_bot),
-        int(s.closed), s.version, int(s.deleted),
+        s.channel, s.device, s.browser, s.os, s.country, int(s.converted), s.revenue, s.revenue_by_currency,
+        int(s.is_bot), int(s.closed), s.version, int(s.deleted),
     ]  # fmt: skip
 
 

@@ -36,6 +36,7 @@ def _run_api(settings: Settings, args: argparse.Namespace) -> None:
 
     from api.app import create_app
     from clickhouse.client import wait_for_clickhouse
+    from ingest.http_protocol import protocol_with_head_deadline
 
     _exit_if_unreachable(wait_for_clickhouse(settings))
     uvicorn.run(
@@ -47,6 +48,9 @@ def _run_api(settings: Settings, args: argparse.Namespace) -> None:
         access_log=False,
         # The API uses no client address; uvicorn would otherwise believe X-Forwarded-For from loopback peers.
         proxy_headers=False,
+        # The dashboard's server faces browsers like ingest does: without a deadline for a request's head, clients
+        # that send it slowly or not at all held their connections for ever (slowloris).
+        http=protocol_with_head_deadline(settings.head_timeout_s),
         timeout_graceful_shutdown=5,
     )
 
@@ -146,6 +150,13 @@ def _site(settings: Settings, args: argparse.Namespace) -> None:
         _tune_intent(settings, args)
     elif args.site_command == "rules":
         _site_rules(settings, args)
+    elif args.site_command == "webhook":
+        _site_webhook(settings, args)
+    elif args.site_command == "new-key":
+        key = asyncio.run(_with_registry(settings, lambda r: r.new_key(args.site_id, args.kind)))
+        if not isinstance(key, str):
+            sys.exit(f"no site {args.site_id}")
+        print(json.dumps({"site_id": args.site_id, f"{args.kind}_key": key}))
     elif args.site_command == "revoke":
         if not asyncio.run(_with_registry(settings, lambda r: r.revoke(args.site_id))):
             sys.exit(f"no site {args.site_id}")
@@ -219,6 +230,17 @@ def _site_rules(settings: Settings, args: argparse.Namespace) -> None:
     print(json.dumps({"site_id": args.site_id, **{f: getattr(site, f) for f in sorted(RULE_FIELDS)}}))
 
 
+def _site_webhook(settings: Settings, args: argparse.Namespace) -> None:
+    """Sets or stops a site's webhook and prints its URL and its new signing secret (shown only here)."""
+    try:
+        site = asyncio.run(_with_registry(settings, lambda r: r.set_webhook(args.site_id, args.url)))
+    except ValueError as exc:
+        sys.exit(str(exc))
+    if not isinstance(site, Site):
+        sys.exit(f"no site {args.site_id}")
+    print(json.dumps({"site_id": args.site_id, "webhook_url": site.webhook_url, "webhook_secret": site.webhook_secret}))
+
+
 def _up(settings: Settings, args: argparse.Namespace) -> None:
     from clickpulse.local_stack.stack import run_stack
 
@@ -279,6 +301,16 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         help="events/s per client IP (0: the default, -1: none)",
     )
+    new_key = site_sub.add_parser(
+        "new-key", help="replace a site's read key (dashboards, CRMs) or admin key (erasure); prints the new one"
+    )
+    new_key.add_argument("site_id")
+    new_key.add_argument("kind", choices=["read", "admin"])
+    webhook = site_sub.add_parser(
+        "webhook", help="push the site's intent signals to a URL, signed; prints the signing secret ('' stops them)"
+    )
+    webhook.add_argument("site_id")
+    webhook.add_argument("url")
     site.set_defaults(run=_site)
 
     sim = sub.add_parser("simulate", help="drive simulated shoppers against a running ingest")

@@ -11,6 +11,9 @@ MINUTE_MS = 60_000
 ACTIVE_WINDOW_MS = 5 * MINUTE_MS
 LIVE_WINDOW_MINUTES = 30
 FEED_LENGTH = 100
+# Pages and products kept per minute bucket, the most viewed: visitors name them (any path, any product id), so a
+# flood of made-up ones would otherwise grow Redis and every dashboard's snapshot without bound.
+TOP_KEPT_PER_MINUTE = 100
 
 
 def active_visitors(site: str) -> str:
@@ -35,6 +38,13 @@ def late_events(site: str) -> str:
 
 def updates_channel(site: str) -> str:
     return f"cp:{{{site}}}:live"
+
+
+UPDATES_PATTERN = updates_channel("*")
+
+
+def site_of_updates_channel(channel: str) -> str:
+    return channel.removeprefix("cp:{").removesuffix("}:live")
 
 
 class FeedItem(msgspec.Struct):

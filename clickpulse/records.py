@@ -109,6 +109,10 @@ class DeadLetter(msgspec.Struct):
         return cls(reason=reason, received_at=received_at, site_id=site_id, endpoint=endpoint, raw=text)
 
 
+# ISO 4217's code for "no currency": the revenue of purchases that named none, kept apart from every real currency.
+NO_CURRENCY: Final = "XXX"
+
+
 class Session(msgspec.Struct, omit_defaults=True):
     """A session upsert. The newest version per session_id wins; deleted=1 retracts a merged-away session."""
 
@@ -134,7 +138,9 @@ class Session(msgspec.Struct, omit_defaults=True):
     os: str = ""
     country: str = ""
     converted: bool = False
-    revenue: float = 0.0
+    revenue: float = 0.0  # every currency's amounts added up: revenue_by_currency is the one to report
+    # Currency code -> revenue; NO_CURRENCY for purchases that named none.
+    revenue_by_currency: dict[str, float] = {}
     is_bot: bool = False
     closed: bool = False
     deleted: bool = False

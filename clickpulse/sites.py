@@ -1,7 +1,8 @@
 """The site registry: sites and their keys, kept in Redis.
 
 Write keys are public (they ship in the page), so they are stored as they are and ingest caches
-them in memory. Read keys are secrets: only their SHA-256 is stored.
+them in memory. Read and admin keys are secrets: only their SHA-256 is stored. A webhook secret is stored as it is,
+since the API signs with it.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from typing import Literal
+from urllib.parse import urlsplit
 
 import msgspec
 import redis.asyncio as aioredis
@@ -24,6 +27,7 @@ class Site(msgspec.Struct, omit_defaults=True):
     write_key: str
     read_key_sha256: str
     created_at: int
+    admin_key_sha256: str = ""  # erases data (api/auth.py); "" for a site made before admin keys: none can
     origins: list[str] = []
     revoked: bool = False
     session_gap_s: int = 0  # inactivity gap of this site's sessions; 0 = the settings' default
@@ -36,6 +40,8 @@ class Site(msgspec.Struct, omit_defaults=True):
     strip_params: list[str] = []  # query parameters removed from stored URLs (tokens, e-mail addresses ...)
     # Overrides of stream_jobs.intent.IntentSettings fields (weights, half-life, threshold ...).
     intent: dict[str, int | float] = {}
+    webhook_url: str = ""  # where the API pushes the site's intent signals (api/webhooks.py); empty = nowhere
+    webhook_secret: str = ""  # signs each push; a new one each time the webhook is set
 
 
 RULE_FIELDS = frozenset(
@@ -48,14 +54,23 @@ class CreatedSite(msgspec.Struct):
     name: str
     write_key: str
     read_key: str
+    admin_key: str
     origins: list[str]
 
 
 _site_decoder = msgspec.json.Decoder(Site)
 
 
-def hash_read_key(read_key: str) -> str:
-    return hashlib.sha256(read_key.encode()).hexdigest()
+KeyKind = Literal["read", "admin"]
+KEY_PREFIX: dict[KeyKind, str] = {"read": "rk_", "admin": "ak_"}
+
+
+def make_key(kind: KeyKind) -> str:
+    return f"{KEY_PREFIX[kind]}{secrets.token_urlsafe(24)}"
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 class SiteRegistry:
@@ -65,18 +80,26 @@ class SiteRegistry:
     async def create(self, name: str, origins: list[str] | None = None, session_gap_s: int = 0) -> CreatedSite:
         site_id = f"s_{secrets.token_hex(6)}"
         write_key = f"wk_{secrets.token_urlsafe(18)}"
-        read_key = f"rk_{secrets.token_urlsafe(24)}"
+        read_key, admin_key = make_key("read"), make_key("admin")
         site = Site(
             site_id=site_id,
             name=name,
             write_key=write_key,
-            read_key_sha256=hash_read_key(read_key),
+            read_key_sha256=hash_key(read_key),
+            admin_key_sha256=hash_key(admin_key),
             created_at=int(time.time()),
             origins=list(origins or []),
             session_gap_s=session_gap_s,
         )
         await self._save(site)
-        return CreatedSite(site_id=site_id, name=name, write_key=write_key, read_key=read_key, origins=site.origins)
+        return CreatedSite(
+            site_id=site_id,
+            name=name,
+            write_key=write_key,
+            read_key=read_key,
+            admin_key=admin_key,
+            origins=site.origins,
+        )
 
     async def _save(self, site: Site) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -110,6 +133,18 @@ class SiteRegistry:
         await self._save(site)
         return site
 
+    async def set_webhook(self, site_id: str, url: str) -> Site | None:
+        """Push the site's intent signals to url from now on, signed with a new secret; an empty url stops them."""
+        site = await self.get(site_id)
+        if site is None:
+            return None
+        if url and urlsplit(url).scheme not in ("http", "https"):
+            raise ValueError(f"a webhook URL is http:// or https://, not {url!r}")
+        site.webhook_url = url
+        site.webhook_secret = f"whsec_{secrets.token_urlsafe(24)}" if url else ""
+        await self._save(site)
+        return site
+
     async def set_rules(self, site_id: str, changes: dict[str, object]) -> Site | None:
         """Changes some of a site's rules (origins, sampling, event types, stripped parameters, rate limits);
         ingest picks them up within a second."""
@@ -128,13 +163,29 @@ class SiteRegistry:
     async def version(self) -> int:
         return int(await self._redis.get(VERSION_KEY) or 0)
 
-    async def check_read_key(self, site_id: str, read_key: str) -> Site | None:
+    async def check_key(self, site_id: str, kind: KeyKind, key: str) -> Site | None:
+        """The site, if key is its current read or admin key and the site is not revoked."""
         site = await self.get(site_id)
         if site is None or site.revoked:
             return None
-        if not secrets.compare_digest(site.read_key_sha256, hash_read_key(read_key)):
+        stored = site.read_key_sha256 if kind == "read" else site.admin_key_sha256
+        if not stored or not secrets.compare_digest(stored, hash_key(key)):
             return None
         return site
+
+    async def new_key(self, site_id: str, kind: KeyKind) -> str | None:
+        """A new read or admin key for the site, which replaces the old one at once (the API's cache of checked
+        keys lets the old one work up to 30 s more); None when there is no such site."""
+        site = await self.get(site_id)
+        if site is None:
+            return None
+        key = make_key(kind)
+        if kind == "read":
+            site.read_key_sha256 = hash_key(key)
+        else:
+            site.admin_key_sha256 = hash_key(key)
+        await self._save(site)
+        return key
 
 
 async def create_site(redis_url: str, name: str) -> CreatedSite:

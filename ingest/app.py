@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import msgspec
-import redis.asyncio as aioredis
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route, Router
@@ -18,6 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 from clickpulse.garbage_collection import freeze_start_up_objects
 from clickpulse.log_format import logging_config
+from clickpulse.redis_pool import request_serving_redis
 from clickpulse.settings import Settings
 from clickpulse.sites import Site
 from ingest.body import SlowBodyGuard, decode_json, read_limited
@@ -86,7 +86,7 @@ async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
 
 def create_app(settings: Settings) -> Router:
     metrics = Metrics()
-    redis = aioredis.Redis.from_url(settings.redis_url)
+    redis = request_serving_redis(settings.redis_url)
     cache = SiteCache(redis)
     sink = EventSink(settings, metrics)
     collector = Collector(settings, cache, metrics, redis)
@@ -183,7 +183,7 @@ def create_app(settings: Settings) -> Router:
                 },
                 IncomingEvent,
             )
-            collector.check_origin(site, headers)
+            collector.check_origin(site, headers, browsers_only=True)
             ip = collector.ip_of(request, headers)
             await collector.admit(site, ip, 1)
         except RequestRejected as exc:

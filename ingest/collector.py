@@ -52,13 +52,17 @@ class Collector:
             raise RequestRejected(401, "unknown_write_key")
         return site
 
-    def check_origin(self, site: Site, headers: Mapping[str, str]) -> None:
+    def check_origin(self, site: Site, headers: Mapping[str, str], *, browsers_only: bool = False) -> None:
         """Allowed origins per site, from Origin or, when a browser sends none, the Referer's origin.
-        An empty list allows any; a request with neither header (a server-side SDK) passes."""
+        An empty list allows any; a request with neither header (a server-side SDK) passes, unless the endpoint
+        serves browsers only (the pixel): any page can have its visitors' browsers send one without a Referer
+        (<img referrerpolicy="no-referrer">), which passed the allow-list from every origin."""
         origin = headers.get("origin", "")
         if not origin and site.origins:
             referer = urlsplit(headers.get("referer", ""))
             origin = f"{referer.scheme}://{referer.netloc}" if referer.scheme and referer.netloc else ""
+            if not origin and browsers_only:
+                raise RequestRejected(403, "origin_not_allowed", "this site's pixel needs a Referer of its origins")
         if site.origins and origin and origin not in site.origins:
             raise RequestRejected(403, "origin_not_allowed", origin[:200])
 

@@ -176,6 +176,10 @@ def page_address(url: str, strip_params: tuple[str, ...]) -> PageAddress | None:
         port = parts.port
     except ValueError:
         return None
+    # A scheme without an authority (javascript:, data:, mailto:, about:) names no page: stored, such an address
+    # would run as script in any tool that made a link of it.
+    if parts.scheme and not parts.netloc and parts.scheme != "file":
+        return None
     host = (parts.hostname or "").lower()
     netloc = (f"[{host}]" if ":" in host else host) + (f":{port}" if port is not None else "")
     query = parts.query
@@ -213,9 +217,10 @@ def referrer_step(referrers: ReferrerTable) -> Step:
     def put_referrer(d: Draft) -> Draft | Drop:
         referrer = d.incoming.referrer[:MAX_URL]
         if referrer:
-            # Stored the way page addresses are: without credentials or e-mail addresses.
+            # Stored the way page addresses are: without credentials or e-mail addresses; one that is no address
+            # (javascript:, data:, unparseable) is no referrer.
             address = page_address(referrer, ())
-            d.out.referrer = address.url[:MAX_URL] if address else without_emails(referrer)
+            d.out.referrer = address.url[:MAX_URL] if address else ""
         if d.incoming.type != "pageview":
             return d
         source, medium, campaign, d.out.channel = attribute(d.incoming.url[:MAX_URL], referrer, d.incoming.campaign)

@@ -52,7 +52,8 @@ def _products(props: dict[str, Any]) -> dict[str, Any]:
     out = dict(props)
     if "product_id" not in out and isinstance(out.get("sku"), str):
         out["product_id"] = out["sku"]
-    if "revenue" not in out and isinstance(out.get("total"), int | float):
+    # A numeric string too ("12.50", as hand-written calls send it): enrichment reads it as it reads revenue.
+    if "revenue" not in out and isinstance(out.get("total"), int | float | str):
         out["revenue"] = out["total"]
     if isinstance(out.get("products"), list):
         out["items"] = out.pop("products")

@@ -2,7 +2,9 @@
 the pure logic modules.
 
 One table row per visitor (key = the events' key, site:visitor) holds their sessions and intent
-state, written once per batch with its changelog record. The events skip Faust's per-message
+state, written once per batch with its changelog record, which goes to Kafka only once the batch's outputs
+(sessions, signals, identity links) are there: a row that says a signal was sent must never outlive a crash that
+lost the signal. The events skip Faust's per-message
 delivery (stream_jobs.batch_consumer): the consumer hands them over a batch at a time (up to
 worker_batch_size events, waiting at most worker_batch_within_s to fill one), one batch in flight,
 and acks the batch's offsets once its outputs, table writes and live counters are out; Faust
@@ -13,6 +15,7 @@ changelog and RocksDB store, recovery, commits, the erasure agent and the sweep 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import Counter
 
@@ -58,8 +61,8 @@ from stream_jobs.site_settings import SiteSettings
 from stream_jobs.sweep import needs_sweep, sweep_visitor
 from stream_jobs.worker_metrics import WorkerMetrics
 
-# A full sweep (after a rebalance) lets the loop run between every this many rows, so heartbeats and
-# batches go on while it reads millions of them.
+# The sweep takes rows this many at a time, each chunk's outputs and changelog records together, and lets the
+# loop run between chunks.
 ROWS_PER_TURN = 500
 
 
@@ -125,17 +128,36 @@ def create_app(settings: Settings, metrics: WorkerMetrics) -> BatchingApp:
     # path adds those it leaves with something open, the sweep drops those with nothing left, a full sweep rebuilds.
     to_sweep: set[bytes] = set()
 
-    async def emit(sessions: list[Session], signals: list[IntentSignal], links: list[IdentityLink]) -> None:
-        # Straight into the Kafka client's batches, without a round trip per record and without Faust's
-        # one-message-at-a-time send buffer; Faust flushes the producer before it commits the batch's
-        # offsets, so nothing is acknowledged before it is out.
+    # Held by every path that changes rows (batches, the sweep, erasures) from its first row write until its
+    # changelog records are queued, so no path queues a row's older value after another path's newer one.
+    rows_lock = asyncio.Lock()
+    Change = tuple[bytes, bytes, int | None]  # a row written locally, whose changelog record is still to go
+
+    async def emit(
+        sessions: list[Session], signals: list[IntentSignal], links: list[IdentityLink]
+    ) -> list[asyncio.Future[RecordMetadata]]:
+        """Queue the records straight into the Kafka client's batches, without a round trip per record and without
+        Faust's one-message-at-a-time send buffer; the futures settle once Kafka has them."""
         send = app.producer.send
         metrics.records_emitted(len(sessions), len(signals), len(links))
+        sent = []
         for records, out in ((sessions, sessions_topic), (signals, intent_topic), (links, identities_topic)):
             name = out.get_topic_name()
             for record in records:
                 key = visitor_key(record.site_id, record.visitor_id)
-                await send(name, key, event_encoder.encode(record), None, None, None)
+                sent.append(await send(name, key, event_encoder.encode(record), None, None, None))
+        return sent
+
+    async def outputs_then_rows(outputs: list[asyncio.Future[RecordMetadata]], changes: list[Change]) -> None:
+        """The rows' changelog records go once Kafka has the outputs. A crash before then restores the rows as they
+        were, so the events are applied again and their outputs sent again under the same ids, which everything
+        downstream folds together; the other order could restore rows whose signals never left. Faust flushes the
+        producer before it commits the batch's offsets, so nothing is acknowledged before both are out."""
+        if outputs:
+            await asyncio.gather(*outputs)
+        for key, value, partition in changes:
+            sent = await app.producer.send(changelog, key, value, partition, None, None)
+            sent.add_done_callback(persist_offset)
 
     changelog = visitors.changelog_topic.get_topic_name()
 
@@ -145,16 +167,15 @@ def create_app(settings: Settings, metrics: WorkerMetrics) -> BatchingApp:
         if not sent.cancelled() and sent.exception() is None:
             visitors.data.set_persisted_offset(sent.result().topic_partition, sent.result().offset)
 
-    async def store(key: bytes, state: VisitorState, partition: int | None = None) -> None:
-        """A table write whose changelog record goes the way emit's records go (see emit). The batch
-        path knows the key's partition (its events' one, which use_partitioner makes the changelog's)."""
+    def write(key: bytes, state: VisitorState, partition: int | None = None) -> Change:
+        """The local table write; its changelog record goes with outputs_then_rows. The batch path knows the key's
+        partition (its events' one, which use_partitioner makes the changelog's)."""
         value = state_encoder.encode(state)
         if partition is None:
             visitors.data[key] = value
         else:
             write_row(visitors.data, partition, key, value)
-        sent = await app.producer.send(changelog, key, value, partition, None, None)
-        sent.add_done_callback(persist_offset)
+        return key, value, partition
 
     dlq = settings.topic(DLQ_TOPIC)
 
@@ -170,6 +191,10 @@ def create_app(settings: Settings, metrics: WorkerMetrics) -> BatchingApp:
 
     @app.batches(events_topic, size=settings.worker_batch_size, within_s=settings.worker_batch_within_s)
     async def process(batch: Batch) -> None:
+        async with rows_lock:
+            await process_locked(batch)
+
+    async def process_locked(batch: Batch) -> None:
         started = time.perf_counter()
         await site_settings.refresh_if_stale()
         wall = int(time.time() * 1000)
@@ -197,6 +222,7 @@ def create_app(settings: Settings, metrics: WorkerMetrics) -> BatchingApp:
         # Only what the sessionizer applied counts as live: a retry, a replay or a redelivered batch is a
         # duplicate there, and late or erased events are not "now".
         applied: list[EnrichedEvent] = []
+        changes: list[Change] = []
         for key, items in per_visitor.items():
             partition = partition_of[key]
             state = load(partition, key, items[0][1])
@@ -207,13 +233,13 @@ def create_app(settings: Settings, metrics: WorkerMetrics) -> BatchingApp:
                 if not event.is_bot:
                     signals += intent.observe(state.intent, event, intent_visitor(state, session_index), tuning)
             links += result.links
-            await store(key, state, partition)
+            changes.append(write(key, state, partition))
             if needs_sweep(state):
                 to_sweep.add(key)
             sessions += result.emitted
             if result.late:
                 late[state.site_id] += result.late
-        await emit(sessions, signals, links)
+        await outputs_then_rows(await emit(sessions, signals, links), changes)
         await live.record(applied, late, wall)
         events = sum(len(messages) for messages in batch.values())
         metrics.batch_done(events, len(applied), sum(late.values()), time.perf_counter() - started, time.time())
@@ -233,11 +259,43 @@ def create_app(settings: Settings, metrics: WorkerMetrics) -> BatchingApp:
             except msgspec.DecodeError as exc:
                 await dead_letter(event.message.value, key, f"undecodable_erasure: {str(exc)[:120]}")
                 continue
-            raw = read_row(visitors.data, partition, key)
-            state = state_decoder.decode(raw) if raw else VisitorState(erasure.site_id, erasure.visitor_id)
-            await store(key, forget(state, erasure.requested_at), partition)
+            async with rows_lock:
+                raw = read_row(visitors.data, partition, key)
+                state = state_decoder.decode(raw) if raw else VisitorState(erasure.site_id, erasure.visitor_id)
+                await outputs_then_rows([], [write(key, forget(state, erasure.requested_at), partition)])
             await live.forget(erasure.site_id, erasure.visitor_id)
             metrics.erasures += 1
+
+    async def sweep_rows(keys: list[bytes], generation: int, reemit: bool, wall: int) -> bool:
+        """Sweep these rows; False if a rebalance began, which stops at the row it meets (what was swept is sent)."""
+        closed: list[Session] = []
+        signals: list[IntentSignal] = []
+        changes: list[Change] = []
+        went_on = True
+        for key in keys:
+            if app.rebalancing or app.consumer_generation_id != generation:
+                went_on = False
+                break
+            raw = visitors.get(key)
+            if raw is None:
+                to_sweep.discard(key)
+                continue
+            state = state_decoder.decode(raw)
+            ended, raised = sweep_visitor(
+                state, site_settings.windowing(state.site_id, w), site_settings.intent(state.site_id), wall
+            )
+            if needs_sweep(state):
+                to_sweep.add(key)
+            else:
+                to_sweep.discard(key)
+            if reemit:
+                ended = current_records(state)
+            if ended or raised:
+                changes.append(write(key, state))
+                closed += ended
+                signals += raised
+        await outputs_then_rows(await emit(closed, signals, []), changes)
+        return went_on
 
     @app.timer(interval=settings.session_sweep_s)
     async def sweep() -> None:
@@ -252,31 +310,14 @@ def create_app(settings: Settings, metrics: WorkerMetrics) -> BatchingApp:
         reemit = generation != reemitted_generation[0]
         if reemit:
             to_sweep.clear()
-        keys = held_keys(visitors.data) if reemit else list(to_sweep)
-        for done, key in enumerate(keys, start=1):
-            if done % ROWS_PER_TURN == 0:
-                await asyncio.sleep(0)
-            if app.rebalancing or app.consumer_generation_id != generation:
+        keys = held_keys(visitors.data) if reemit else iter(list(to_sweep))
+        # A turn of the loop between chunks of rows, so heartbeats and batches go on while it reads millions.
+        while chunk := list(itertools.islice(keys, ROWS_PER_TURN)):
+            async with rows_lock:
+                went_on = await sweep_rows(chunk, generation, reemit, wall)
+            if not went_on:
                 return  # these rows may be another worker's now; the next sweep starts over
-            # Read, change and write each row with no await in between (store writes before it sends), so a
-            # batch that updates the visitor while this sweep awaits other rows' sends is never overwritten.
-            raw = visitors.get(key)
-            if raw is None:
-                to_sweep.discard(key)
-                continue
-            state = state_decoder.decode(raw)
-            closed, signals = sweep_visitor(
-                state, site_settings.windowing(state.site_id, w), site_settings.intent(state.site_id), wall
-            )
-            if needs_sweep(state):
-                to_sweep.add(key)
-            else:
-                to_sweep.discard(key)
-            if reemit:
-                closed = current_records(state)
-            if closed or signals:
-                await store(key, state)
-                await emit(closed, signals, [])
+            await asyncio.sleep(0)
         reemitted_generation[0] = generation
 
     return app

@@ -3,7 +3,7 @@
 Keys are per site so a Redis cluster can shard them. Minute buckets expire on their own. The counters are
 best-effort: a Redis error is logged (at most once a minute) and the worker goes on, since sessions, signals
 and the warehouse must not wait for Redis. An erasure's cleanup is the exception: the feed has no expiry,
-so forget waits for Redis.
+so forget waits for Redis, and then has Redis rewrite its append-only file (stream_jobs/append_only_file.py).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from clickpulse import live_keys as keys
 from clickpulse.live_keys import FeedItem
 from clickpulse.outage_log import OutageLog
 from clickpulse.records import EnrichedEvent
+from stream_jobs.append_only_file import AppendOnlyFileRewrite
 
 BUCKET_TTL_S = 2 * 3600
 feed_item_decoder = msgspec.json.Decoder(FeedItem)
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 class LiveState:
     def __init__(self, redis: aioredis.Redis) -> None:
         self.redis = redis
+        self.file_rewrite = AppendOnlyFileRewrite(redis)
         self._outage = OutageLog(log)
 
     async def record(self, events: list[EnrichedEvent], late: Counter[str], wall_ms: int) -> None:
@@ -47,6 +49,7 @@ class LiveState:
         while True:
             try:
                 await self._forget(site_id, visitor_id)
+                self.file_rewrite.after_erasure()
                 return
             except RedisError as exc:
                 self._redis_failed("forget a visitor", exc)
@@ -85,9 +88,13 @@ class LiveState:
             pipe.incrby(keys.pageviews_minute(site, minute), n)
             pipe.expire(keys.pageviews_minute(site, minute), BUCKET_TTL_S)
         for what, counts in (("pages", pages), ("products", products)):
+            buckets = set()
             for (site, minute, member), n in counts.items():
                 pipe.zincrby(keys.top_minute(site, what, minute), n, member)
-                pipe.expire(keys.top_minute(site, what, minute), BUCKET_TTL_S)
+                buckets.add(keys.top_minute(site, what, minute))
+            for bucket in buckets:
+                pipe.expire(bucket, BUCKET_TTL_S)
+                pipe.zremrangebyrank(bucket, 0, -keys.TOP_KEPT_PER_MINUTE - 1)
         for site, items in feed.items():
             pipe.lpush(keys.feed(site), *items[-keys.FEED_LENGTH :])
             pipe.ltrim(keys.feed(site), 0, keys.FEED_LENGTH - 1)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from clickpulse.records import EnrichedEvent, IdentityLink, Session
+from clickpulse.records import NO_CURRENCY, EnrichedEvent, IdentityLink, Session
 from stream_jobs.intent import IntentState, Visitor
 
 BOUNCE_ENGAGED_MS = 10_000
@@ -46,11 +46,16 @@ class SessionState(msgspec.Struct, omit_defaults=True):
     country: str = ""
     converted: bool = False
     revenue: float = 0.0
+    revenue_by_currency: dict[str, float] = {}
     is_bot: bool = False
     closed: bool = False
     ordinal: int = 0  # this visitor's n-th session (1-based); merges keep the smaller
     emitted_id: str = ""  # the id this session was last emitted under ("" = never emitted)
     event_ids: list[str] = []
+    order_ids: list[str] = []  # of the purchases that counted: a repeated order (a reloaded receipt) adds nothing
+    # The customer the visitor was in this session (by event time): a session before they identified stays
+    # anonymous when it is emitted again later (closed), so the history can tell the sessions before identify.
+    customer_id: str = ""
 
 
 class VisitorState(msgspec.Struct, omit_defaults=True):
@@ -110,16 +115,20 @@ def intent_visitor(state: VisitorState, session_index: int) -> Visitor:
     return Visitor(state.site_id, state.visitor_id, state.customer_id, session_index)
 
 
-def _absorb(session: SessionState, event: EnrichedEvent) -> None:
+def _absorb(session: SessionState, event: EnrichedEvent, repeated_order: bool) -> None:
     session.start = min(session.start, event.ts)
     session.end = max(session.end, event.ts)
     session.events += 1
     session.event_ids.append(event.event_id)
     session.engaged_ms += event.engaged_ms
     session.is_bot = session.is_bot or event.is_bot
-    if event.type == "purchase":
+    if event.type == "purchase" and not repeated_order:
         session.converted = True
         session.revenue += event.revenue
+        currency = event.currency or NO_CURRENCY
+        session.revenue_by_currency[currency] = session.revenue_by_currency.get(currency, 0.0) + event.revenue
+        if event.order_id:
+            session.order_ids.append(event.order_id)
     if event.type != "pageview":
         return
     session.pageviews += 1
@@ -149,8 +158,12 @@ def _merge(into: SessionState, other: SessionState) -> None:
     into.engaged_ms += other.engaged_ms
     into.converted = into.converted or other.converted
     into.revenue += other.revenue
+    for currency, amount in other.revenue_by_currency.items():
+        into.revenue_by_currency[currency] = into.revenue_by_currency.get(currency, 0.0) + amount
     into.is_bot = into.is_bot or other.is_bot
     into.event_ids.extend(other.event_ids)
+    into.order_ids.extend(other.order_ids)
+    into.customer_id = into.customer_id or other.customer_id
     into.closed = False
 
 
@@ -162,13 +175,14 @@ def _record(state: VisitorState, session: SessionState, *, deleted: bool = False
         start=session.start,
         end=session.end,
         version=state.version,
-        customer_id=state.customer_id,
+        customer_id=session.customer_id,
         engaged_ms=session.engaged_ms,
         pageviews=session.pageviews,
         events=session.events,
         entry_page=session.entry_page,
         exit_page=session.exit_page,
-        bounce=session.pageviews <= 1 and session.engaged_ms < BOUNCE_ENGAGED_MS,
+        # A purchase engages whatever the pages (GA4's key event, Plausible's interactive event).
+        bounce=session.pageviews <= 1 and session.engaged_ms < BOUNCE_ENGAGED_MS and not session.converted,
         source=session.source,
         medium=session.medium,
         campaign=session.campaign,
@@ -179,6 +193,7 @@ def _record(state: VisitorState, session: SessionState, *, deleted: bool = False
         country=session.country,
         converted=session.converted,
         revenue=round(session.revenue, 2),
+        revenue_by_currency={currency: round(amount, 2) for currency, amount in session.revenue_by_currency.items()},
         is_bot=session.is_bot,
         closed=session.closed,
         deleted=deleted,
@@ -189,7 +204,7 @@ def _retract(state: VisitorState, session: SessionState, out: list[Session]) -> 
     """Retract the id the session was last emitted under, and remember the retraction for re-emission."""
     out.append(_record(state, session, deleted=True, sid=session.emitted_id))
     kept = [r for r in state.retracted if r.emitted_id != session.emitted_id]
-    state.retracted = [*kept[-(MAX_RETRACTED - 1) :], msgspec.structs.replace(session, event_ids=[])]
+    state.retracted = [*kept[-(MAX_RETRACTED - 1) :], msgspec.structs.replace(session, event_ids=[], order_ids=[])]
 
 
 def _emit(state: VisitorState, session: SessionState, out: list[Session]) -> None:
@@ -232,6 +247,7 @@ def apply(state: VisitorState, events: list[tuple[int, EnrichedEvent]], w: Windo
     touched: list[SessionState] = []
     retracted: list[SessionState] = []
     seen = {eid for s in state.sessions for eid in s.event_ids}
+    orders = {order for s in state.sessions for order in s.order_ids}
     for offset, event in events:
         if offset <= state.last_offset:
             result.duplicates += 1
@@ -268,7 +284,12 @@ def apply(state: VisitorState, events: list[tuple[int, EnrichedEvent]], w: Windo
                 if other in touched:
                     touched.remove(other)
         target.closed = False
-        _absorb(target, event)
+        repeated_order = event.type == "purchase" and event.order_id in orders
+        if event.type == "purchase" and event.order_id:
+            orders.add(event.order_id)
+        _absorb(target, event, repeated_order)
+        if state.customer_id and event.ts >= state.customer_since:
+            target.customer_id = state.customer_id
         result.applied.append((event, target.ordinal))
         if target not in touched:
             touched.append(target)

@@ -177,9 +177,15 @@ def wait_until(check: Callable[[], Any], timeout_s: float = 90, every_s: float =
 
 
 def send_batch(
-    ingest: str, site: dict[str, str], visitor: str, events: list[dict[str, Any]], retry_s: float = 300
+    ingest: str,
+    site: dict[str, str],
+    visitor: str,
+    events: list[dict[str, Any]],
+    retry_s: float = 300,
+    headers: dict[str, str] | None = None,
 ) -> int:
-    """POST like the beacon, retrying the same event ids on connection errors and 5xx, as its retry queue does."""
+    """POST like the beacon, retrying the same event ids on connection errors and 5xx, as its retry queue does.
+    headers replace or add to a desktop browser's (another agent, a CDN's country header)."""
     body = json.dumps(
         {"write_key": site["write_key"], "visitor_id": visitor, "sent_at": int(time.time() * 1000), "events": events}
     )
@@ -187,7 +193,7 @@ def send_batch(
     while True:
         try:
             response = httpx.post(
-                f"{ingest}/collect", content=body, headers=BROWSER_HEADERS, timeout=10,
+                f"{ingest}/collect", content=body, headers={**BROWSER_HEADERS, **(headers or {})}, timeout=10,
             )  # fmt: skip
             if response.status_code < 500:
                 return response.status_code

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 import httpx
 
@@ -59,7 +60,51 @@ def test_a_customer_or_visitor_id_with_a_slash_can_be_looked_up_and_forgotten(st
     headers = {"Authorization": f"Bearer {site['read_key']}"}
     base = f"{stack.api}/v1/sites/{site['site_id']}"
     assert httpx.get(f"{base}/customers/crm%2F42", headers=headers).json()["customer_id"] == "crm/42"
-    forgotten = httpx.delete(f"{base}/customers/crm%2F42", headers=headers)
+    admin = {"Authorization": f"Bearer {site['admin_key']}"}
+    forgotten = httpx.delete(f"{base}/customers/crm%2F42", headers=admin)
     assert (forgotten.status_code, forgotten.json()["customer_id"]) == (202, "crm/42")
-    forgotten = httpx.delete(f"{base}/visitors/a%2Fb", headers=headers)
+    forgotten = httpx.delete(f"{base}/visitors/a%2Fb", headers=admin)
     assert (forgotten.status_code, forgotten.json()["visitor_id"]) == (202, "a/b")
+
+
+def test_a_customers_history_pages_by_cursor_without_repeats_or_gaps_while_new_sessions_start(
+    stack: RunningStack,
+) -> None:
+    site = stack.create_site("customer-history-pages")
+    now = int(time.time() * 1000)
+    # Five sessions an hour apart on the laptop; the last one identifies.
+    visits = [pageview(now - hours * HOUR_MS, f"/p{hours}") for hours in (4, 3, 2, 1)]
+    assert send_batch(stack.ingest, site, "laptop", visits) == 200
+    assert stack.wait_for_stats(site, {"sessions": 4})["sessions"] == 4
+    # A minute before the phone's session below: event times are corrected by each batch's own send time, so two
+    # batches a few milliseconds apart could come out in either order.
+    assert (
+        send_batch(stack.ingest, site, "laptop", [pageview(now - 60_000, "/p0"), identify(now - 59_999, "c-9")]) == 200
+    )
+    headers = {"Authorization": f"Bearer {site['read_key']}"}
+    path = f"{stack.api}/v1/sites/{site['site_id']}/customers/c-9"
+
+    def page(**params: object) -> dict[str, Any]:
+        response = httpx.get(path, params={"limit": 2, **params}, headers=headers, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    first = wait_until(lambda: (body := page()) and body["sessions_total"] == 5 and body, timeout_s=60)
+    assert first, page()
+    # A new session starts while the CRM pages: newer than every page, it moves no session to another page.
+    assert send_batch(stack.ingest, site, "phone", [pageview(now + 2, "/new"), identify(now + 3, "c-9")]) == 200
+    assert wait_until(lambda: page()["sessions_total"] == 6, timeout_s=60)
+    listed, body = [], first
+    while True:
+        listed += [s["entry_page"] for s in body["sessions"]]
+        if body["next_cursor"] is None:
+            break
+        body = page(cursor=body["next_cursor"])
+    assert listed == ["/p0", "/p1", "/p2", "/p3", "/p4"]
+    assert page(limit=6)["next_cursor"] is None and page()["sessions"][0]["entry_page"] == "/new"
+
+    nobody = httpx.get(f"{stack.api}/v1/sites/{site['site_id']}/customers/nobody", headers=headers, timeout=10)
+    assert nobody.json()["next_cursor"] is None
+    for customer, cursor in [("c-9", first["next_cursor"][:-3]), ("c-1", first["next_cursor"])]:  # forged, another's
+        refused = httpx.get(path.replace("c-9", customer), params={"cursor": cursor}, headers=headers, timeout=10)
+        assert (refused.status_code, refused.json()["error"]) == (400, "bad_cursor")

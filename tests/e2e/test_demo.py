@@ -22,7 +22,7 @@ def test_up_with_demo_serves_the_shop_and_its_traffic_reaches_the_dashboard(
         url = re.search(r"Dashboard: (http://\S+)#site=(\S+)&key=(\S+)", printed)
         assert url, printed
         site = {"site_id": url.group(2), "read_key": url.group(3)}
-        assert "EventSource" in httpx.get(url.group(1)).text
+        assert "<title>Clickpulse" in httpx.get(url.group(1)).text
         shop = httpx.get(f"http://127.0.0.1:{running.settings.demo_shop_port}/product/p1.html").text
         assert 'data-cp-product="p1"' in shop
         config = httpx.get(f"http://127.0.0.1:{running.settings.demo_shop_port}/config.js").text

@@ -246,7 +246,11 @@ def test_kill_9_of_one_of_two_workers_and_a_third_joining_change_no_figure(own_s
 
         want_signals = expected_signals(visits)
         assert len(want_signals) == 20 and total > 400
-        assert wait_until(lambda: signals() == want_signals, timeout_s=90), signals()
+        if not wait_until(lambda: signals() == want_signals, timeout_s=90):
+            got = signals()
+            missing = [x for x in want_signals if x not in got]
+            extra = [x for x in got if x not in want_signals]
+            raise AssertionError(f"signals differ: {len(got)} got; missing {missing}; extra {extra}")
     finally:
         for process in (second, third):
             if process is not None and process.poll() is None:

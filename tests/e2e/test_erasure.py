@@ -18,7 +18,7 @@ def pageview(ts: int, path: str) -> dict[str, object]:
 
 
 def erase(stack: RunningStack, site: dict[str, str], visitor: str) -> httpx.Response:
-    headers = {"Authorization": f"Bearer {site['read_key']}"}
+    headers = {"Authorization": f"Bearer {site['admin_key']}"}
     return httpx.delete(f"{stack.api}/v1/sites/{site['site_id']}/visitors/{visitor}", headers=headers, timeout=30)
 
 
@@ -42,11 +42,13 @@ def test_erasing_a_visitor_removes_their_events_sessions_and_live_presence(stack
     assert wait_until(lambda: live()["active_visitors"] == 1, timeout_s=15)  # the workers clear live presence
     assert {item["visitor_id"] for item in live()["recent_events"]} == {"keep-me"}  # their feed items go too
     other = stack.create_site("erasure-other")
-    refused = httpx.delete(
-        f"{stack.api}/v1/sites/{site['site_id']}/visitors/keep-me",
-        headers={"Authorization": f"Bearer {other['read_key']}"},
-    )
-    assert refused.status_code == 403
+    for refused_key in (other["admin_key"], site["read_key"]):  # another site's admin key; the read key reads only
+        refused = httpx.delete(
+            f"{stack.api}/v1/sites/{site['site_id']}/visitors/keep-me",
+            headers={"Authorization": f"Bearer {refused_key}"},
+        )
+        assert (refused.status_code, refused.json()["error"]) == (403, "invalid_admin_key")
+    assert wait_until(lambda: live()["active_visitors"] == 1, timeout_s=2)  # keep-me was not erased
 
 
 def test_forgetting_a_customer_forgets_every_visitor_identified_as_them(stack: RunningStack) -> None:
@@ -58,7 +60,7 @@ def test_forgetting_a_customer_forgets_every_visitor_identified_as_them(stack: R
     assert send_batch(stack.ingest, site, "stranger", [pageview(now, "/")]) == 200
     assert stack.wait_for_stats(site, {"pageviews": 3, "visitors": 3})["visitors"] == 3
 
-    headers = {"Authorization": f"Bearer {site['read_key']}"}
+    headers = {"Authorization": f"Bearer {site['admin_key']}"}
     response = httpx.delete(f"{stack.api}/v1/sites/{site['site_id']}/customers/c-42", headers=headers, timeout=30)
     assert response.status_code == 202
     assert response.json()["visitors"] == ["laptop", "phone"]
@@ -94,11 +96,11 @@ def test_an_empty_customer_or_visitor_id_is_refused_and_erases_no_one(stack: Run
     site = stack.create_site("empty-ids")
     send_batch(stack.ingest, site, "anonymous", [pageview(int(time.time() * 1000), "/")])
     assert stack.wait_for_stats(site, {"visitors": 1})["visitors"] == 1
-    headers = {"Authorization": f"Bearer {site['read_key']}"}
     sites = f"{stack.api}/v1/sites/{site['site_id']}"
 
     for method, path in (("GET", "customers/"), ("DELETE", "customers/"), ("DELETE", "visitors/")):
-        response = httpx.request(method, f"{sites}/{path}", headers=headers, timeout=30)
+        key = site["admin_key"] if method == "DELETE" else site["read_key"]
+        response = httpx.request(method, f"{sites}/{path}", headers={"Authorization": f"Bearer {key}"}, timeout=30)
         assert response.status_code == 400, (method, path, response.text)
         assert response.json()["error"] == "empty_id"
     assert stack.stats(site)["visitors"] == 1

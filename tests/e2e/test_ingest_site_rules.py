@@ -80,3 +80,16 @@ def test_the_pixel_of_a_page_on_a_disallowed_origin_gets_403_by_its_referer(stac
     assert allowed.status_code == 200
     refused = httpx.get(f"{stack.ingest}/pixel.gif", params=query, headers={**headers, "Referer": "https://evil.test/"})
     assert refused.status_code == 403 and refused.headers["content-type"] == "image/gif"
+
+
+def test_the_pixel_of_a_site_with_allowed_origins_gets_403_without_a_referer(stack: RunningStack) -> None:
+    # Any page could have its visitors' browsers send the pixel with no Referer (<img referrerpolicy="no-referrer">,
+    # seen pass in Chromium from a disallowed origin), and a request with neither header passed the allow-list.
+    site = stack.create_site("pixel-no-referer", "https://shop.test")
+    query = {"k": site["write_key"], "u": "https://shop.test/", "v": "v-pixel"}
+    headers = {"User-Agent": BROWSER_HEADERS["User-Agent"], "Accept-Language": "en"}
+    refused = httpx.get(f"{stack.ingest}/pixel.gif", params=query, headers=headers)
+    assert refused.status_code == 403 and refused.headers["content-type"] == "image/gif"
+    anywhere = stack.create_site("pixel-any-origin")  # no allow-list: a pixel without a Referer still counts
+    query["k"] = anywhere["write_key"]
+    assert httpx.get(f"{stack.ingest}/pixel.gif", params=query, headers=headers).status_code == 200

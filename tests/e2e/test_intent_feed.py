@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from api.intent_feed import decode_cursor, encode_cursor
 from tests.running_stack import RunningStack, send_batch, wait_until
 
 
@@ -94,3 +95,25 @@ def test_paging_never_repeats_or_skips_while_new_signals_arrive(stack: RunningSt
         ).status_code
         == 400
     )
+
+
+def test_a_cursor_past_where_the_feed_ends_reads_it_again_from_its_start_and_says_so(stack: RunningStack) -> None:
+    # Such a cursor (the data was reset and its offsets start again, or the cursor was made by hand) waited at its
+    # offsets: every page was empty, with nothing said, until new signals passed them.
+    site = stack.create_site("intent-past-the-end")
+    now = int(time.time() * 1000)
+    for n in range(4):
+        send_batch(stack.ingest, site, f"v{n}", shopping(now, f"p{n}"))
+    assert wait_until(lambda: len(feed_page(stack, site, None, 100)["signals"]) == 4, timeout_s=60)
+    first = feed_page(stack, site, None, 100)
+    assert first["cursor_reset"] is False
+    read = decode_cursor(first["next_cursor"], site["site_id"])
+
+    beyond = feed_page(stack, site, encode_cursor(site["site_id"], {p: 10**12 for p in read}), 100)
+    assert beyond["cursor_reset"] is True
+    assert sorted(s["id"] for s in beyond["signals"]) == sorted(s["id"] for s in first["signals"])
+    after = feed_page(stack, site, beyond["next_cursor"], 100)
+    assert (after["signals"], after["cursor_reset"]) == ([], False)
+    # A partition the topic does not have is past its end too; the others are read on from the cursor.
+    elsewhere = feed_page(stack, site, encode_cursor(site["site_id"], {**read, 999: 0}), 100)
+    assert (elsewhere["signals"], elsewhere["cursor_reset"]) == ([], True)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
 import gzip
 import json
+import re
 import time
 import uuid
 from typing import Any
@@ -181,7 +183,8 @@ def test_an_undecodable_erasure_is_dead_lettered_by_the_worker_which_goes_on_era
     assert wait_until(lambda: active() == 1, timeout_s=20)
     # On the partition the real erasure below takes.
     produce_raw(stack, ERASURES_TOPIC, f'{{"{marker}": 1}}'.encode(), visitor_key(site["site_id"], "forget-me"))
-    erased = httpx.delete(f"{stack.api}/v1/sites/{site['site_id']}/visitors/forget-me", headers=headers, timeout=30)
+    admin = {"Authorization": f"Bearer {site['admin_key']}"}
+    erased = httpx.delete(f"{stack.api}/v1/sites/{site['site_id']}/visitors/forget-me", headers=admin, timeout=30)
     assert erased.status_code == 202
     assert wait_until(lambda: active() == 0, timeout_s=20)  # the erasure after the bad record was applied
     assert worker_dead_letter(stack, marker) == ("undecodable_erasure", site["site_id"])
@@ -214,6 +217,30 @@ def test_realtime_shows_active_visitors_and_pageviews_per_minute_counting_a_retr
     assert body["pageviews_last_30_min"] == 9 and len(body["recent_events"]) == 9
 
 
+def test_realtime_answers_its_times_in_utc_iso_8601_like_every_other_route(stack: RunningStack) -> None:
+    # It answered epoch milliseconds, where /stats, /intent and /customers answer ISO 8601 with a Z.
+    site = stack.create_site("realtime-times")
+    assert send_batch(stack.ingest, site, "v-times", [pageview(int(time.time() * 1000), "/times")]) == 200
+    headers = {"Authorization": f"Bearer {site['read_key']}"}
+
+    def snapshot() -> dict[str, Any] | None:
+        body = httpx.get(f"{stack.api}/v1/sites/{site['site_id']}/realtime", headers=headers).json()
+        return body if body["recent_events"] else None
+
+    body = wait_until(snapshot, timeout_s=30)
+    assert body, "the page view never reached the live state"
+
+    def instant(text: str) -> dt.datetime:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", text), text
+        return dt.datetime.fromisoformat(text)
+
+    at, (event,) = instant(body["at"]), body["recent_events"]
+    minutes = [instant(m["minute"]) for m in body["pageviews_per_minute"]]
+    assert minutes == [minutes[-1] - dt.timedelta(minutes=29 - n) for n in range(30)]
+    assert minutes[-1] == at.replace(second=0, microsecond=0)
+    assert dt.timedelta(0) <= at - instant(event["ts"]) < dt.timedelta(seconds=30)
+
+
 def test_the_api_requires_the_sites_read_key(stack: RunningStack) -> None:
     site = stack.create_site("auth")
     other = stack.create_site("auth-other")
@@ -235,7 +262,8 @@ def test_the_api_requires_the_sites_read_key(stack: RunningStack) -> None:
 def test_a_live_stream_ends_once_its_read_key_is_revoked(stack: RunningStack) -> None:
     site = stack.create_site("live-revoked")
     url = f"{stack.api}/v1/sites/{site['site_id']}/live"
-    with httpx.stream("GET", url, params={"key": site["read_key"]}, timeout=30) as live:
+    key = {"Authorization": f"Bearer {site['read_key']}"}
+    with httpx.stream("GET", url, headers=key, timeout=30) as live:
         lines = live.iter_lines()
         assert next(lines).startswith("data: ")
         stack.clickpulse("site", "revoke", site["site_id"])
@@ -243,7 +271,22 @@ def test_a_live_stream_ends_once_its_read_key_is_revoked(stack: RunningStack) ->
         # A snapshot comes at least every 6 s; the API trusts a checked key for 30 s.
         for _ in lines:
             assert time.monotonic() - revoked_at < 60, "the stream went on after its read key was revoked"
-    assert httpx.get(url, params={"key": site["read_key"]}).json()["error"] == "invalid_read_key"
+    assert httpx.get(url, headers=key).json()["error"] == "invalid_read_key"
+
+
+def test_a_live_stream_asked_with_the_read_key_in_its_url_is_refused_and_never_streams(stack: RunningStack) -> None:
+    # ?key= was taken for EventSource, and the key ended up in reverse proxies' and CDNs' access logs.
+    site = stack.create_site("live-key-in-url")
+    url = f"{stack.api}/v1/sites/{site['site_id']}/live"
+    key = {"Authorization": f"Bearer {site['read_key']}"}
+    for headers in ({}, key):  # refused even beside the header: the key still went into a log
+        with httpx.stream("GET", url, params={"key": site["read_key"]}, headers=headers, timeout=10) as refused:
+            assert refused.status_code == 401
+            assert refused.headers["content-type"] == "application/json"
+            assert json.loads(refused.read())["error"] == "key_in_url"
+    with httpx.stream("GET", url, headers=key, timeout=10) as live:
+        assert live.headers["content-type"].startswith("text/event-stream")
+        assert next(live.iter_lines()).startswith("data: {")
 
 
 def test_every_api_refusal_has_one_shape_with_a_machine_readable_reason(stack: RunningStack) -> None:
@@ -252,14 +295,17 @@ def test_every_api_refusal_has_one_shape_with_a_machine_readable_reason(stack: R
     base = f"{stack.api}/v1/sites/{site['site_id']}"
     refusals = [
         (401, "missing_read_key", httpx.get(f"{base}/stats")),
-        # Only the live stream takes ?key= (EventSource sends no headers); elsewhere a key in a URL is refused.
+        # A key in a URL is not taken: URLs end up in proxies' logs.
         (401, "missing_read_key", httpx.get(f"{base}/stats", params={"key": site["read_key"]})),
+        (401, "key_in_url", httpx.get(f"{base}/live", params={"key": site["read_key"]})),
         (403, "invalid_read_key", httpx.get(f"{base}/stats", headers={"Authorization": "Bearer rk_wrong"})),
         (400, "bad_time", httpx.get(f"{base}/stats", params={"to": "0001-01-01T00:00:00+02:00"}, headers=auth)),
         (400, "bad_range", httpx.get(f"{base}/stats", params={"from": "2026-02-02", "to": "2026-02-01"}, headers=auth)),
         (400, "bad_cursor", httpx.get(f"{base}/intent", params={"cursor": "not-a-cursor"}, headers=auth)),
         (422, "invalid_parameter", httpx.get(f"{base}/intent", params={"limit": 0}, headers=auth)),
         (404, "not_found", httpx.get(f"{stack.api}/v1/nowhere", headers=auth)),
+        # Not a redirect to an address made of the request's Host header.
+        (404, "not_found", httpx.get(f"{base}/stats/", headers={**auth, "Host": "evil.example"})),
     ]
     for status, reason, response in refusals:
         assert (response.status_code, response.json()["error"]) == (status, reason), response.text
@@ -269,7 +315,7 @@ def test_every_api_refusal_has_one_shape_with_a_machine_readable_reason(stack: R
 
 
 def test_dashboard_openapi_and_tracker_script_are_served(stack: RunningStack) -> None:
-    assert "EventSource" in httpx.get(f"{stack.api}/").text
+    assert "<title>Clickpulse" in httpx.get(f"{stack.api}/").text
     spec = httpx.get(f"{stack.api}/openapi.json").json()
     assert "/v1/sites/{site_id}/stats" in spec["paths"] and "/v1/sites/{site_id}/realtime" in spec["paths"]
     script = httpx.get(f"{stack.ingest}/cp.js")

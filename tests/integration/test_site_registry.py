@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import msgspec
 import pytest
 import redis.asyncio as aioredis
 
@@ -31,8 +32,8 @@ def test_read_keys_are_hashed_checked_and_revocable(stack: RunningStack) -> None
             created = await registry.create("registry-test", ["https://shop.test"])
             raw = await redis.hget(SITES_KEY, created.site_id)
             assert created.read_key.encode() not in raw
-            assert await registry.check_read_key(created.site_id, created.read_key) is not None
-            assert await registry.check_read_key(created.site_id, "rk_wrong") is None
+            assert await registry.check_key(created.site_id, "read", created.read_key) is not None
+            assert await registry.check_key(created.site_id, "read", "rk_wrong") is None
 
             cache = SiteCache(redis)
             await cache.refresh()
@@ -42,7 +43,7 @@ def test_read_keys_are_hashed_checked_and_revocable(stack: RunningStack) -> None
             assert await registry.revoke(created.site_id)
             await cache.refresh()
             assert await cache.by_write_key(created.write_key) is None
-            assert await registry.check_read_key(created.site_id, created.read_key) is None
+            assert await registry.check_key(created.site_id, "read", created.read_key) is None
         finally:
             await redis.aclose()
 
@@ -79,6 +80,57 @@ def test_cli_tunes_intent_settings_and_refuses_unknown_or_out_of_range_ones_savi
         )
         assert refused.returncode != 0 and says in refused.stderr
     assert asyncio.run(stored()) == {"threshold": 0.55, "half_life_ms": 3600000}  # nothing saved
+
+
+def test_cli_sets_a_webhook_with_a_new_secret_each_time_stops_it_and_refuses_a_url_that_is_not_http(
+    stack: RunningStack,
+) -> None:
+    created = stack.create_site("hooked")
+    first = json.loads(stack.clickpulse("site", "webhook", created["site_id"], "https://crm.test/hook"))
+    again = json.loads(stack.clickpulse("site", "webhook", created["site_id"], "https://crm.test/hook"))
+    assert first["webhook_secret"].startswith("whsec_") and again["webhook_secret"] != first["webhook_secret"]
+    assert again["webhook_secret"] not in stack.clickpulse("site", "list")
+    stopped = json.loads(stack.clickpulse("site", "webhook", created["site_id"], ""))
+    assert stopped == {"site_id": created["site_id"], "webhook_url": "", "webhook_secret": ""}
+    for url in ("file:///etc/passwd", "crm.test/hook"):
+        refused = subprocess.run(
+            [sys.executable, "-m", "clickpulse.cli", "site", "webhook", created["site_id"], url],
+            env=stack.env,
+            capture_output=True,
+            text=True,
+        )
+        assert refused.returncode != 0 and "http:// or https://" in refused.stderr
+
+
+def test_a_new_read_or_admin_key_replaces_the_old_one_and_a_site_made_before_admin_keys_erases_with_none(
+    stack: RunningStack,
+) -> None:
+    created = stack.create_site("rotated")
+    site_id = created["site_id"]
+    assert created["admin_key"].startswith("ak_") and created["admin_key"] != created["read_key"]
+    read = json.loads(stack.clickpulse("site", "new-key", site_id, "read"))["read_key"]
+    admin = json.loads(stack.clickpulse("site", "new-key", site_id, "admin"))["admin_key"]
+
+    async def scenario() -> None:
+        redis = aioredis.Redis.from_url(stack.settings.redis_url)
+        try:
+            registry = SiteRegistry(redis)
+            assert await registry.check_key(site_id, "read", created["read_key"]) is None
+            assert await registry.check_key(site_id, "admin", created["admin_key"]) is None
+            assert await registry.check_key(site_id, "read", read) is not None
+            assert await registry.check_key(site_id, "admin", admin) is not None
+            assert await registry.check_key(site_id, "admin", read) is None  # a read key is no admin key
+            # A site stored before admin keys existed: no key erases for it, not even an empty one.
+            site = await registry.get(site_id)
+            assert site is not None
+            before_admin_keys = msgspec.structs.replace(site, admin_key_sha256="")
+            await redis.hset(SITES_KEY, site_id, msgspec.json.encode(before_admin_keys))
+            assert await registry.check_key(site_id, "admin", admin) is None
+            assert await registry.check_key(site_id, "admin", "") is None
+        finally:
+            await redis.aclose()
+
+    asyncio.run(scenario())
 
 
 def test_a_sites_own_session_gap_reaches_the_workers_windowing(stack: RunningStack) -> None:

@@ -99,6 +99,20 @@ def test_url_host_is_lowercased_and_hash_routes_kept_in_path() -> None:
     assert (out.host, out.path, out.url) == ("shop.test", "/a#/route", "https://shop.test/a?x=1#/route")
 
 
+@pytest.mark.parametrize(
+    "address",
+    ["javascript:alert(document.domain)//", "JavaScript:alert(1)", "data:text/html,<script>alert(1)</script>",
+     "about:blank", "mailto:jane@mail.example"],
+)  # fmt: skip
+def test_an_address_that_names_no_page_is_refused_as_a_url_and_never_stored_as_a_referrer(address: str) -> None:
+    # Stored as it came, a javascript: address ran in any tool that made a link of the url or referrer column.
+    assert enrich(incoming(url=address)) == Drop("invalid_url")
+    out = enrich(incoming(referrer=address))
+    assert not isinstance(out, Drop) and out.referrer == ""
+    for kept in ("file:///home/jane/page.html", "app://screen/Home", "/relative/path"):
+        assert not isinstance(enrich(incoming(url=kept)), Drop), kept
+
+
 def test_e_mail_addresses_and_credentials_in_addresses_are_never_stored() -> None:
     out = enrich(
         incoming(

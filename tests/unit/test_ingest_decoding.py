@@ -132,6 +132,13 @@ def test_segment_ecommerce_names_map_onto_ours() -> None:
     assert good[3].props["customer_id"] == "crm-1" and good[3].visitor_id == "a1"
 
 
+def test_an_order_completed_whose_total_is_a_numeric_string_keeps_it_as_its_revenue() -> None:
+    order = {"type": "track", "event": "Order Completed", "messageId": "m1", "userId": "u1",
+             "properties": {"order_id": "o1", "total": "12.50", "currency": "usd"}}  # fmt: skip
+    good, bad = decode_segment({"batch": [order]}, None, max_events=10)
+    assert bad == [] and good[0].props["revenue"] == "12.50"
+
+
 def test_segment_messages_without_ids_are_rejected_one_by_one() -> None:
     good, bad = decode_segment(
         {"batch": [{"type": "track", "event": "X", "anonymousId": "a"}, {"type": "nope", "messageId": "m"}]},

@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from api.intent_feed import BadCursor, decode_cursor, encode_cursor
+from api.cursors import BadCursor
+from api.intent_feed import MAX_POSITIONS, decode_cursor, encode_cursor
 
 SITE = "s_0123abcd"
 
@@ -45,6 +46,7 @@ def test_another_sites_cursor_is_refused() -> None:
         forge({"site": SITE, "after": [0]}),
         encode_cursor(SITE, {0: 2**63}),  # beyond Kafka's int64 offsets
         encode_cursor(SITE, {2**31: 0}),  # beyond Kafka's int32 partitions
+        encode_cursor(SITE, dict.fromkeys(range(MAX_POSITIONS + 1), 0)),  # more partitions than any topic has
     ],
 )
 def test_forged_cursors_are_refused(forged: str) -> None:

@@ -26,6 +26,9 @@ def schema_of(answer: dict[str, Any], media_type: str = "application/json") -> d
 def test_every_route_of_a_site_is_documented() -> None:
     assert {(path, method) for path, method, _ in OPERATIONS} == {
         ("/v1/sites/{site_id}/stats", "get"),
+        ("/v1/sites/{site_id}/breakdown/{dimension}", "get"),
+        ("/v1/sites/{site_id}/funnel", "get"),
+        ("/v1/sites/{site_id}/retention", "get"),
         ("/v1/sites/{site_id}/intent", "get"),
         ("/v1/sites/{site_id}/customers/{customer_id}", "get"),
         ("/v1/sites/{site_id}/customers/{customer_id}", "delete"),
@@ -39,7 +42,8 @@ def test_every_route_of_a_site_is_documented() -> None:
 def test_a_route_documents_the_read_key_and_its_refusals_in_the_error_shape(
     path: str, method: str, operation: dict[str, Any]
 ) -> None:
-    assert operation["security"] == [{"HTTPBearer": []}]
+    # Erasing takes the admin key, reading the read key.
+    assert operation["security"] == [{"AdminKey": []} if method == "delete" else {"HTTPBearer": []}]
     for status in ("401", "403", "422", "503"):
         assert schema_of(operation["responses"][status]) == {"$ref": "#/components/schemas/ErrorAnswer"}, status
 
@@ -56,7 +60,10 @@ def test_answers_are_documented_field_by_field() -> None:
     assert schema_of(intent["responses"]["200"]) == {"$ref": "#/components/schemas/IntentPage"}
 
 
-def test_the_live_stream_documents_its_key_parameter_and_event_stream() -> None:
+def test_the_live_stream_takes_its_key_only_as_a_bearer_header_and_documents_its_event_stream() -> None:
+    # ?key= (for EventSource) put the read key in URLs, which proxies log: it is refused now, and said so.
     live = DOCUMENT["paths"]["/v1/sites/{site_id}/live"]["get"]
-    assert "key" in {parameter["name"] for parameter in live["parameters"]}
+    assert "key" not in {parameter["name"] for parameter in live["parameters"]}
+    assert live["security"] == [{"HTTPBearer": []}]
+    assert "`key_in_url`" in live["responses"]["401"]["description"]
     assert set(live["responses"]["200"]["content"]) == {"text/event-stream"}

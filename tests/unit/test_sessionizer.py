@@ -133,6 +133,60 @@ def test_single_short_pageview_is_a_bounce() -> None:
     assert next(iter(live.values())).bounce is True  # type: ignore[attr-defined]
 
 
+def test_a_single_short_page_with_a_purchase_is_no_bounce() -> None:
+    _, live = run([ev("p1", 0), ev("buy", 0.05, "purchase", revenue=30.0)])
+    assert next(iter(live.values())).bounce is False  # type: ignore[attr-defined]
+
+
+def test_a_purchase_repeating_an_order_counts_once_in_revenue_and_conversions() -> None:
+    # A reloaded receipt page sends its order again (another event id), in the session and in a later one.
+    _, live = run(
+        [
+            ev("p1", 0),
+            ev("buy", 1, "purchase", revenue=100.0, order_id="o-1"),
+            ev("reload", 2, "purchase", revenue=100.0, order_id="o-1"),
+            ev("other", 3, "purchase", revenue=5.0, order_id="o-2"),
+            ev("no-id-1", 4, "purchase", revenue=1.0),
+            ev("no-id-2", 4.5, "purchase", revenue=1.0),
+            ev("p2", 30),
+            ev("reload-later", 31, "purchase", revenue=100.0, order_id="o-1"),
+        ]
+    )
+    first, later = sorted(live.values(), key=lambda r: r.start)  # type: ignore[attr-defined]
+    assert (first.converted, first.revenue) == (True, 107.0)  # type: ignore[attr-defined]
+    assert (later.converted, later.revenue) == (False, 0.0)  # type: ignore[attr-defined]
+
+
+def test_revenue_is_kept_per_currency_and_purchases_naming_none_apart() -> None:
+    _, live = run(
+        [
+            ev("a", 10),
+            ev("eur", 11, "purchase", revenue=40.0, currency="EUR"),
+            ev("c", 20),
+            ev("usd", 21, "purchase", revenue=5.5, currency="USD"),
+            ev("bridge", 16),  # merges the two sessions
+            ev("none", 22, "purchase", revenue=1.25),
+            ev("eur-2", 23, "purchase", revenue=0.1, currency="EUR"),
+        ]
+    )
+    (merged,) = live.values()
+    assert merged.revenue_by_currency == {"EUR": 40.1, "USD": 5.5, "XXX": 1.25}  # type: ignore[attr-defined]
+
+
+def test_merging_sessions_keeps_each_order_counted_once() -> None:
+    _, live = run(
+        [
+            ev("a", 10),
+            ev("buy", 11, "purchase", revenue=40.0, order_id="o-1"),
+            ev("c", 20),
+            ev("reload", 21, "purchase", revenue=40.0, order_id="o-1"),
+            ev("bridge", 16),
+        ]
+    )
+    (merged,) = live.values()
+    assert (merged.converted, merged.revenue) == (True, 40.0)  # type: ignore[attr-defined]
+
+
 def test_idle_sessions_close_after_gap_plus_grace_of_wall_clock() -> None:
     w = Windowing(gap_ms=5 * MIN, grace_ms=1 * MIN, max_len_ms=24 * 60 * MIN)
     state = VisitorState(site_id="s", visitor_id="v")
@@ -232,6 +286,15 @@ def test_an_older_identify_replayed_or_late_never_takes_the_visitor_back_to_an_e
     late = apply(state, [(3, ev("id-a-old", 1, "identify", customer_id="A"))], w, 0)
     assert (late.links, late.late, state.customer_id) == ([], 1, "B")
     assert current_records(state)[-1].customer_id == "B"
+
+
+def test_a_session_before_the_identify_stays_anonymous_when_it_is_closed() -> None:
+    state = VisitorState(site_id="s", visitor_id="v")
+    apply(state, [(0, ev("a", 10))], REF, wall_ms=0)
+    apply(state, [(1, ev("b", 60)), (2, ev("id", 61, "identify", customer_id="crm-1"))], REF, wall_ms=0)
+    closed = close_idle(state, REF, wall_ms=REF.gap_ms + REF.grace_ms)
+    assert sorted((r.start // MIN, r.customer_id) for r in closed) == [(10, ""), (60, "crm-1")]
+    assert [(r.start // MIN, r.customer_id) for r in current_records(state)] == [(10, ""), (60, "crm-1")]
 
 
 def test_a_late_event_naming_a_customer_neither_links_nor_changes_the_customer() -> None:

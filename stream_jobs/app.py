@@ -18,6 +18,7 @@ import asyncio
 import itertools
 import time
 from collections import Counter
+from collections.abc import Awaitable
 
 import faust
 import msgspec
@@ -129,9 +130,10 @@ def create_app(settings: Settings, metrics: WorkerMetrics) -> BatchingApp:
     to_sweep: set[bytes] = set()
 
     # Held by every path that changes rows (batches, the sweep, erasures) from its first row write until its
-    # changelog records are queued, so no path queues a row's older value after another path's newer one.
+    # changelog hand-off is in line (outputs_then_rows), so no path queues a row's older value after a newer one.
     rows_lock = asyncio.Lock()
     Change = tuple[bytes, bytes, int | None]  # a row written locally, whose changelog record is still to go
+    last_hand_off: list[asyncio.Future[None] | None] = [None]
 
     async def emit(
         sessions: list[Session], signals: list[IntentSignal], links: list[IdentityLink]
@@ -148,16 +150,25 @@ def create_app(settings: Settings, metrics: WorkerMetrics) -> BatchingApp:
                 sent.append(await send(name, key, event_encoder.encode(record), None, None, None))
         return sent
 
-    async def outputs_then_rows(outputs: list[asyncio.Future[RecordMetadata]], changes: list[Change]) -> None:
-        """The rows' changelog records go once Kafka has the outputs. A crash before then restores the rows as they
-        were, so the events are applied again and their outputs sent again under the same ids, which everything
-        downstream folds together; the other order could restore rows whose signals never left. Faust flushes the
-        producer before it commits the batch's offsets, so nothing is acknowledged before both are out."""
-        if outputs:
-            await asyncio.gather(*outputs)
-        for key, value, partition in changes:
-            sent = await app.producer.send(changelog, key, value, partition, None, None)
-            sent.add_done_callback(persist_offset)
+    def outputs_then_rows(outputs: list[asyncio.Future[RecordMetadata]], changes: list[Change]) -> asyncio.Future[None]:
+        """The rows' changelog records go once Kafka has the outputs, and after every earlier hand-off's. A crash
+        before then restores the rows as they were, so the events are applied again and their outputs sent again
+        under the same ids, which everything downstream folds together; the other order could restore rows whose
+        signals never left. Faust flushes the producer before it commits the batch's offsets, which are acked only
+        once this is done, so nothing is acknowledged before both are out."""
+        before = last_hand_off[0]
+
+        async def hand_off() -> None:
+            if outputs:
+                await asyncio.gather(*outputs)
+            if before is not None:
+                await before
+            for key, value, partition in changes:
+                sent = await app.producer.send(changelog, key, value, partition, None, None)
+                sent.add_done_callback(persist_offset)
+
+        last_hand_off[0] = asyncio.ensure_future(hand_off())
+        return last_hand_off[0]
 
     changelog = visitors.changelog_topic.get_topic_name()
 
@@ -190,12 +201,15 @@ def create_app(settings: Settings, metrics: WorkerMetrics) -> BatchingApp:
         return state_decoder.decode(raw) if raw else VisitorState(site_id=first.site_id, visitor_id=first.visitor_id)
 
     @app.batches(events_topic, size=settings.worker_batch_size, within_s=settings.worker_batch_within_s)
-    async def process(batch: Batch) -> None:
-        async with rows_lock:
-            await process_locked(batch)
-
-    async def process_locked(batch: Batch) -> None:
+    async def process(batch: Batch) -> Awaitable[None]:
+        """Apply the batch and queue its outputs; what it returns finishes the batch (see finish), which the
+        consumer runs while it takes and applies the next one: waiting for Kafka's acks no longer stalls the
+        worker."""
         started = time.perf_counter()
+        async with rows_lock:
+            return await apply_batch(batch, started)
+
+    async def apply_batch(batch: Batch, started: float) -> Awaitable[None]:
         await site_settings.refresh_if_stale()
         wall = int(time.time() * 1000)
         per_visitor: dict[bytes, list[tuple[int, EnrichedEvent]]] = {}
@@ -239,9 +253,21 @@ def create_app(settings: Settings, metrics: WorkerMetrics) -> BatchingApp:
             sessions += result.emitted
             if result.late:
                 late[state.site_id] += result.late
-        await outputs_then_rows(await emit(sessions, signals, links), changes)
-        await live.record(applied, late, wall)
+        hand_off = outputs_then_rows(await emit(sessions, signals, links), changes)
         events = sum(len(messages) for messages in batch.values())
+        return finish(hand_off, applied, late, wall, events, started)
+
+    async def finish(
+        hand_off: Awaitable[None],
+        applied: list[EnrichedEvent],
+        late: Counter[str],
+        wall: int,
+        events: int,
+        started: float,
+    ) -> None:
+        """Live state counts what Kafka has: a crash before this re-applies the batch, which then counts."""
+        await hand_off
+        await live.record(applied, late, wall)
         metrics.batch_done(events, len(applied), sum(late.values()), time.perf_counter() - started, time.time())
 
     @app.task

@@ -4,15 +4,17 @@ Faust delivers every message on its own: a ConsumerMessage, a task racing its de
 flow control, an Event in a channel queue, stream iteration, sensors and an ack, about 150-200 us
 of CPU per message, several times the worker's own work. This consumer takes the records of the
 batch topic straight from the fetched record lists, hands them to the handler in batches of up to
-`size` records (waiting at most `within` seconds to fill one) and then acks their offsets in
-Faust's own ack books, so Faust's commit machinery (flush the producer, then commit the offsets)
-commits only offsets whose outputs are out. Every other topic (table changelogs during recovery,
+`size` records (waiting at most `within` seconds to fill one) and, once the batch is finished, acks
+their offsets in Faust's own ack books, so Faust's commit machinery (flush the producer, then commit
+the offsets) commits only offsets whose outputs are out. Every other topic (table changelogs during recovery,
 erasures) takes Faust's ordinary per-message path. Group membership, assignment, rebalances,
 recovery, tables, timers and commits stay Faust's.
 
-One batch is in flight at a time (the semantics of an agent with concurrency=1). A rebalance or a
-stop waits for it before Faust commits (wait_empty), and a stop lets it finish rather than cancel
-it half-written.
+One batch is handled at a time (the semantics of an agent with concurrency=1). The handler returns
+what finishes its batch (waiting for Kafka to acknowledge its outputs, say); the next batch is taken
+and handled while that runs, and finished only after it, so at most two batches are in flight. A
+rebalance or a stop waits for both before Faust commits (wait_empty), and a stop lets them finish
+rather than cancel them half-written.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ from clickpulse.kafka_group_membership import in_group
 FETCH_MAX_WAIT_MS = 50
 
 Batch = Mapping[TP, list[ConsumerRecord]]
-BatchHandler = Callable[[Batch], Awaitable[None]]
+# Handles a batch and returns what finishes it; the batch's offsets are acked once that is done.
+BatchHandler = Callable[[Batch], Awaitable[Awaitable[None]]]
 
 
 class BatchRoute:
@@ -96,6 +99,7 @@ class BatchingConsumer(aiokafka_driver.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._batch: asyncio.Future[None] | None = None
+        self._finishing: asyncio.Future[None] | None = None
         self._committing: asyncio.Future[bool] | None = None
 
     def _new_consumer_thread(self) -> aiokafka_driver.AIOKafkaConsumerThread:
@@ -119,9 +123,11 @@ class BatchingConsumer(aiokafka_driver.Consumer):
         return lag
 
     async def wait_empty(self) -> None:
-        """What Faust waits for before it commits on a rebalance or a stop: the batch in flight too."""
+        """What Faust waits for before it commits on a rebalance or a stop: the batches in flight too."""
         if self._batch is not None and not self._batch.done():
             await asyncio.wait([self._batch])
+        if self._finishing is not None and not self._finishing.done():
+            await asyncio.wait([self._finishing])
         await super().wait_empty()
 
     async def _drain_messages(self, fetcher: ServiceT) -> None:  # pragma: no cover - runs in the worker
@@ -133,12 +139,13 @@ class BatchingConsumer(aiokafka_driver.Consumer):
             while not (stopped() or fetcher_stopped()):
                 generation = self.app.consumer_generation_id
                 batch = await self._fill_batch(route, generation)
+                if self._finishing is not None and self._finishing.done():
+                    self._finishing.result()  # a batch that failed to finish stops the worker, as one that failed
                 # No await between this check and self._batch: a rebalance stops the flow before it waits
                 # in wait_empty, so it either sees this batch or this batch is dropped.
                 if batch and self._may_go_on(generation):
                     self._batch = asyncio.ensure_future(self._process(route, batch))
                     await asyncio.shield(self._batch)  # a stop cancels this wait, not the batch
-                    self._commit_in_background()
         except (asyncio.CancelledError, *self.consumer_stopped_errors):
             if self.transport.app.should_stop:
                 return
@@ -219,8 +226,15 @@ class BatchingConsumer(aiokafka_driver.Consumer):
         inbound, now = self.app.monitor.stream_inbound_time, monotonic()
         for tp in batch:
             inbound[tp] = now  # what the livelock detector reads as "this partition's stream moves"
-        await route.handler(batch)
+        finish = await route.handler(batch)
+        if self._finishing is not None:
+            await self._finishing  # the batch before: finished in order, and at most one waits while one is handled
+        self._finishing = asyncio.ensure_future(self._finish(finish, batch))
+
+    async def _finish(self, finish: Awaitable[None], batch: dict[TP, list[ConsumerRecord]]) -> None:
+        await finish
         self._ack(batch)
+        self._commit_in_background()
 
     def _ack(self, batch: dict[TP, list[ConsumerRecord]]) -> None:
         """Consumer.ack for every record of the batch, one step per partition."""

@@ -1,5 +1,5 @@
 """A Faust worker on the worker's batch path that copies each record of a source topic to a sink topic as
-`partition:offset`, then sleeps, so that a batch stays in flight with its copies already sent.
+`partition:offset` in what finishes its batch, after a sleep, so that a batch stays in flight unfinished.
 
 Run:  python -m tests.integration.batch_copier SOURCE SINK DELAY_S   (Kafka and data dir from CLICKPULSE_*)
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Awaitable
 
 import faust
 
@@ -36,11 +37,15 @@ def create_app(source: str, sink: str, delay_s: float) -> BatchingApp:
     source_topic = app.topic(source, key_type=bytes, value_type=bytes)
 
     @app.batches(source_topic, size=BATCH_SIZE, within_s=0.05)
-    async def copy(batch: Batch) -> None:
+    async def copy(batch: Batch) -> Awaitable[None]:
+        return copy_after_delay(batch)
+
+    async def copy_after_delay(batch: Batch) -> None:
+        """What finishes a batch, run while the next is handled: its offsets may be committed only after this."""
+        await asyncio.sleep(delay_s)
         for tp, records in batch.items():
             for record in records:
                 await app.producer.send(sink, record.key, f"{tp.partition}:{record.offset}".encode(), None, None, None)
-        await asyncio.sleep(delay_s)
 
     return app
 

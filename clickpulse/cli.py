@@ -9,6 +9,7 @@ import math
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Mapping
+from pathlib import Path
 
 import msgspec
 import redis.asyncio as aioredis
@@ -59,9 +60,12 @@ def _run_worker(settings: Settings, args: argparse.Namespace) -> None:
     import faust
 
     from stream_jobs.app import app, metrics
+    from stream_jobs.store_checkpoint import StoreCheckpoint
     from stream_jobs.worker_probes import WorkerProbes
 
     _exit_if_unreachable(_ensure_topics(settings))
+    checkpoint = StoreCheckpoint(Path(app.conf.tabledir))
+    checkpoint.open()
     # The worker starts its services before the app, whose start waits for table recovery.
     probes = [WorkerProbes(app, metrics, settings)] if settings.worker_http_port else []
     worker = faust.Worker(
@@ -69,7 +73,13 @@ def _run_worker(settings: Settings, args: argparse.Namespace) -> None:
     )
     # Faust's terminal spinner sets the root logger to DEBUG (to spin per record): a record built per message.
     worker.spinner = None
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as stop:
+        # Its stop waited for the batches in flight and flushed the producer, unless the app crashed.
+        if stop.code == 0 and app.crash_reason is None and worker.crash_reason is None:
+            checkpoint.stopped_cleanly()
+        raise
 
 
 def _run_loader(settings: Settings, args: argparse.Namespace) -> None:

@@ -99,7 +99,7 @@ class Warehouse:
 def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI:
     redis = request_serving_redis(settings.redis_url)
     registry = SiteRegistry(redis)
-    auth = SiteKeyAuth(registry)
+    auth = SiteKeyAuth(registry, settings.api_key_cache_s)
     realtime = RealtimeReader(redis)
     live_updates = LiveUpdates(redis)
     warehouse = Warehouse()

@@ -14,14 +14,13 @@ from fastapi import Request
 from api.errors import ApiError
 from clickpulse.sites import KeyKind, Site, SiteRegistry
 
-CACHE_S = 30.0
-
 
 class SiteKeyAuth:
     """Caches successful checks briefly so a dashboard's requests do not each hit Redis."""
 
-    def __init__(self, registry: SiteRegistry) -> None:
+    def __init__(self, registry: SiteRegistry, cache_s: float) -> None:
         self.registry = registry
+        self.cache_s = cache_s
         self._ok: dict[tuple[str, KeyKind, str], tuple[float, Site]] = {}
 
     async def site(self, request: Request, site_id: str, *, kind: KeyKind = "read") -> Site:
@@ -32,7 +31,7 @@ class SiteKeyAuth:
         if not key:
             raise ApiError(401, f"missing_{kind}_key", f"send Authorization: Bearer <{kind} key>")
         cached = self._ok.get((site_id, kind, key))
-        if cached and time.monotonic() - cached[0] < CACHE_S:
+        if cached and time.monotonic() - cached[0] < self.cache_s:
             return cached[1]
         site = await self.registry.check_key(site_id, kind, key)
         if site is None:

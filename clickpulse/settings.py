@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     # HTTP services
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # How long the API trusts a site key it checked: a revoked or replaced key goes on working this long.
+    api_key_cache_s: float = 30.0
     ingest_host: str = "127.0.0.1"
     ingest_port: int = 8001
     demo_shop_port: int = 8002

@@ -32,7 +32,8 @@ TEST_PORT_BASE = int(os.environ.get("CLICKPULSE_TEST_PORT_BASE", "18000"))
 
 def stack_env(base: int) -> dict[str, str]:
     """A test stack's settings: its ports derived from one base, and timers short enough for tests."""
-    timers = {"CLICKPULSE_SESSION_SWEEP_S": "1", "CLICKPULSE_HEAD_TIMEOUT_S": "2", "CLICKPULSE_BODY_TIMEOUT_S": "2"}
+    timers = {"CLICKPULSE_SESSION_SWEEP_S": "1", "CLICKPULSE_HEAD_TIMEOUT_S": "2", "CLICKPULSE_BODY_TIMEOUT_S": "2",
+              "CLICKPULSE_API_KEY_CACHE_S": "2"}  # fmt: skip
     return {**ports_env(base), **timers}
 
 

@@ -59,7 +59,7 @@ def _run_api(settings: Settings, args: argparse.Namespace) -> None:
 def _run_worker(settings: Settings, args: argparse.Namespace) -> None:
     import faust
 
-    from stream_jobs.app import app, metrics
+    from stream_jobs.app import app, hand_offs, metrics
     from stream_jobs.store_checkpoint import StoreCheckpoint
     from stream_jobs.worker_probes import WorkerProbes
 
@@ -76,8 +76,9 @@ def _run_worker(settings: Settings, args: argparse.Namespace) -> None:
     try:
         worker.execute_from_commandline()
     except SystemExit as stop:
-        # Its stop waited for the batches in flight and flushed the producer, unless the app crashed.
-        if stop.code == 0 and app.crash_reason is None and worker.crash_reason is None:
+        # Its stop waited for the batches in flight and flushed the producer, unless the app crashed or Kafka never
+        # took a batch's outputs (then their rows' changelog records never went).
+        if stop.code == 0 and app.crash_reason is None and worker.crash_reason is None and hand_offs.settled():
             checkpoint.stopped_cleanly()
         raise
 

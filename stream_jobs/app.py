@@ -18,7 +18,7 @@ import asyncio
 import itertools
 import time
 from collections import Counter
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 import faust
 import msgspec
@@ -71,7 +71,35 @@ def windowing(settings: Settings) -> Windowing:
     return Windowing(settings.session_gap_s * 1000, settings.session_grace_s * 1000, settings.session_max_s * 1000)
 
 
-def create_app(settings: Settings, metrics: WorkerMetrics) -> BatchingApp:
+class RowHandOffs:
+    """The rows' changelog records of each batch, sweep and erasure, handed to Kafka once it has their outputs and
+    after every earlier hand-off's, so no path queues a row's older value after a newer one."""
+
+    def __init__(self) -> None:
+        self._last: asyncio.Future[None] | None = None
+
+    def after(
+        self, outputs: list[asyncio.Future[RecordMetadata]], send_rows: Callable[[], Awaitable[None]]
+    ) -> asyncio.Future[None]:
+        before = self._last
+
+        async def hand_off() -> None:
+            if outputs:
+                await asyncio.gather(*outputs)
+            if before is not None:
+                await before
+            await send_rows()
+
+        self._last = asyncio.ensure_future(hand_off())
+        return self._last
+
+    def settled(self) -> bool:
+        """Every row written locally has its changelog record queued (what a clean stop's checkpoint vouches for)."""
+        last = self._last
+        return last is None or (last.done() and not last.cancelled() and last.exception() is None)
+
+
+def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOffs) -> BatchingApp:
     datadir = settings.data_dir / "worker" / settings.worker_instance
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = BatchingApp(
@@ -133,7 +161,6 @@ def create_app(settings: Settings, metrics: WorkerMetrics) -> BatchingApp:
     # changelog hand-off is in line (outputs_then_rows), so no path queues a row's older value after a newer one.
     rows_lock = asyncio.Lock()
     Change = tuple[bytes, bytes, int | None]  # a row written locally, whose changelog record is still to go
-    last_hand_off: list[asyncio.Future[None] | None] = [None]
 
     async def emit(
         sessions: list[Session], signals: list[IntentSignal], links: list[IdentityLink]
@@ -156,19 +183,13 @@ def create_app(settings: Settings, metrics: WorkerMetrics) -> BatchingApp:
         under the same ids, which everything downstream folds together; the other order could restore rows whose
         signals never left. Faust flushes the producer before it commits the batch's offsets, which are acked only
         once this is done, so nothing is acknowledged before both are out."""
-        before = last_hand_off[0]
 
-        async def hand_off() -> None:
-            if outputs:
-                await asyncio.gather(*outputs)
-            if before is not None:
-                await before
+        async def send_rows() -> None:
             for key, value, partition in changes:
                 sent = await app.producer.send(changelog, key, value, partition, None, None)
                 sent.add_done_callback(persist_offset)
 
-        last_hand_off[0] = asyncio.ensure_future(hand_off())
-        return last_hand_off[0]
+        return hand_offs.after(outputs, send_rows)
 
     changelog = visitors.changelog_topic.get_topic_name()
 
@@ -350,4 +371,5 @@ def create_app(settings: Settings, metrics: WorkerMetrics) -> BatchingApp:
 
 
 metrics = WorkerMetrics()
-app = create_app(get_settings(), metrics)
+hand_offs = RowHandOffs()
+app = create_app(get_settings(), metrics, hand_offs)

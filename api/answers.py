@@ -94,6 +94,20 @@ class IntentPage(BaseModel):
     )
 
 
+class WebhookStatus(BaseModel):
+    site_id: str
+    url: str | None = Field(description="where the site's new signals are pushed; null when it has no webhook")
+    delivered_signals: int = Field(description="signals the URL took (2xx) since the webhook was set")
+    last_success: str | None = Field(description="UTC, ISO 8601, of the last push the URL took; null if none yet")
+    last_failure: str | None = Field(description="UTC, ISO 8601, of the last push that failed; null if none")
+    last_failure_reason: str | None = Field(
+        description="why it failed", examples=["answered HTTP 500", "not delivered: ConnectError('…')"]
+    )
+    failures_since_success: int = Field(
+        description="0 while pushes go through; failed pushes are tried again after 1 s, the wait doubling to 5 min"
+    )
+
+
 class CustomerSession(BaseModel):
     session_id: str
     visitor_id: str

@@ -28,6 +28,7 @@ from api.answers import (
     Retention,
     Stats,
     VisitorErased,
+    WebhookStatus,
     refusals,
 )
 from api.auth import SiteKeyAuth
@@ -44,8 +45,8 @@ from api.queries import StatsQueries
 from api.readiness import readiness
 from api.realtime import RealtimeReader
 from api.retention import DEFAULT_PERIODS, MAX_PERIODS, Period, retention
-from api.time_range import time_range
-from api.webhooks import WebhookPusher
+from api.time_range import time_range, utc_iso_ms
+from api.webhooks import DeliveryStatus, WebhookPusher, delivery_status
 from clickhouse.client import connect
 from clickhouse.erasures import erase_customer, erase_visitors
 from clickhouse.loader import Loader
@@ -287,6 +288,30 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
             return await asyncio.to_thread(feed.page, site_id, cursor, limit)
         except BadCursor as exc:
             raise ApiError(400, "bad_cursor", str(exc)) from None
+
+    @app.get(
+        "/v1/sites/{site_id}/webhook",
+        tags=["crm"],
+        response_model=WebhookStatus,
+        responses=refusals(key="admin"),
+        dependencies=[ADMIN_KEY],
+    )
+    async def webhook_status(request: Request, site_id: str) -> dict[str, object]:
+        """How the site's signed webhook pushes go: signals delivered, the last success, the last failure and why,
+        and the failures since the last success. Takes the site's admin key, as the URL may hold a CRM's token."""
+        await auth.site(request, site_id, kind="admin")
+        site = await registry.get(site_id)  # the webhook as it is now, not as the key check cached it
+        url = site.webhook_url if site else ""
+        status = await delivery_status(redis, site) if site and url else DeliveryStatus()
+        return {
+            "site_id": site_id,
+            "url": url or None,
+            "delivered_signals": status.delivered_signals,
+            "last_success": utc_iso_ms(status.last_success_at) if status.last_success_at else None,
+            "last_failure": utc_iso_ms(status.last_failure_at) if status.last_failure_at else None,
+            "last_failure_reason": status.last_failure or None,
+            "failures_since_success": status.failures_since_success,
+        }
 
     # Ids are the client's (a CRM's, a Segment SDK's) and may hold a "/": sent as %2F, the router sees it decoded,
     # so the id is the rest of the path.

@@ -8,6 +8,9 @@ Delivery is at least once (a crash between the CRM's 2xx and the cursor's write 
 dedupe by signal id, which is stable. Reading the feed rather than Kafka means an erased visitor's signals
 are never pushed, as they are never listed.
 
+How the pushes go is kept in Redis beside the cursor (`GET /v1/sites/{id}/webhook`): signals delivered, the last
+success, the last failure and its reason, and the failures since the last success.
+
 Each POST carries `Clickpulse-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the site's
 webhook secret>` (Stripe's scheme: the time in the signed text lets a CRM refuse replays). One API process
 pushes a site at a time, under a lease in Redis, so API replicas do not push a page twice.
@@ -41,9 +44,33 @@ LONGEST_RETRY_S = 300.0
 LEASE_S = 30.0
 
 
+def _webhook_key(kind: str, site: Site) -> str:
+    """Setting a webhook makes a new secret, so a webhook set again starts from then, not where the last one was,
+    and with a status of its own."""
+    return f"cp:webhook:{kind}:{site.site_id}:{hashlib.sha256(site.webhook_secret.encode()).hexdigest()[:16]}"
+
+
 def cursor_key(site: Site) -> str:
-    """Setting a webhook makes a new secret, so a webhook set again starts from then, not where the last one was."""
-    return f"cp:webhook:cursor:{site.site_id}:{hashlib.sha256(site.webhook_secret.encode()).hexdigest()[:16]}"
+    return _webhook_key("cursor", site)
+
+
+def status_key(site: Site) -> str:
+    return _webhook_key("status", site)
+
+
+class DeliveryStatus(msgspec.Struct, frozen=True):
+    """How a site's webhook pushes go, as Redis keeps it (times in Unix ms, 0 for never)."""
+
+    delivered_signals: int = 0
+    last_success_at: int = 0
+    last_failure_at: int = 0
+    last_failure: str = ""
+    failures_since_success: int = 0
+
+
+async def delivery_status(redis: aioredis.Redis, site: Site) -> DeliveryStatus:
+    fields = {k.decode(): v.decode() for k, v in (await redis.hgetall(status_key(site))).items()}
+    return msgspec.convert(fields, DeliveryStatus, strict=False)
 
 
 def lease_key(site_id: str) -> str:
@@ -113,6 +140,8 @@ class WebhookPusher:
         except Exception as exc:  # ClickHouse or Redis away: this site waits and tries again, the others go on
             self._outage.failed("webhook of site %s not pushed: %r", site.site_id, exc)
             delivery.failed(time.monotonic())
+            with contextlib.suppress(RedisError):
+                await self._record_failure(site, f"signals not read: {exc!r}"[:300])
 
     async def push_site(self, site: Site, delivery: SiteDelivery) -> None:
         """POST the site's new signals, a page at a time, until none are left or its CRM fails. The lease is
@@ -127,13 +156,31 @@ class WebhookPusher:
             page = await asyncio.to_thread(feed.page, site.site_id, cursor.decode(), PAGE)
             if not page["signals"]:
                 return
-            if not await self._post(site, msgspec.json.encode({"site_id": site.site_id, **page})):
+            failure = await self._post(site, msgspec.json.encode({"site_id": site.site_id, **page}))
+            if failure:
                 delivery.failed(time.monotonic())
+                await self._record_failure(site, failure)
                 return
             delivery.delivered()
             await self.redis.set(key, str(page["next_cursor"]))
+            await self._record_success(site, len(page["signals"]))
 
-    async def _post(self, site: Site, body: bytes) -> bool:
+    async def _record_success(self, site: Site, signals: int) -> None:
+        key = status_key(site)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hincrby(key, "delivered_signals", signals)
+            pipe.hset(key, mapping={"last_success_at": int(time.time() * 1000), "failures_since_success": 0})
+            await pipe.execute()
+
+    async def _record_failure(self, site: Site, reason: str) -> None:
+        key = status_key(site)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hincrby(key, "failures_since_success", 1)
+            pipe.hset(key, mapping={"last_failure_at": int(time.time() * 1000), "last_failure": reason})
+            await pipe.execute()
+
+    async def _post(self, site: Site, body: bytes) -> str:
+        """Why the CRM did not take the page ("" when it did)."""
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "Clickpulse-Webhooks/1",
@@ -143,11 +190,11 @@ class WebhookPusher:
             answer = await self.http.post(site.webhook_url, content=body, headers=headers)
         except httpx.HTTPError as exc:
             self._outage.failed("webhook of site %s not delivered: %r", site.site_id, exc)
-            return False
+            return f"not delivered: {exc!r}"[:300]
         if not answer.is_success:
             self._outage.failed("webhook of site %s answered %d", site.site_id, answer.status_code)
-            return False
-        return True
+            return f"answered HTTP {answer.status_code}"
+        return ""
 
     async def _hold_lease(self, site_id: str) -> bool:
         """Whether this process may push the site: it takes the lease when free and renews its own."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import redis
 
 from tests.e2e.test_intent_feed import feed_page, shopping
@@ -102,3 +103,32 @@ def test_new_signals_are_pushed_signed_once_each_through_the_crms_failures_and_o
     assert all(signed_by(secret, push) for push in pushes)
     assert all(json.loads(push.body)["site_id"] == site["site_id"] for push in pushes)
     assert not signed_by("whsec_another", pushes[0])
+
+
+def test_a_sites_owner_sees_how_its_webhook_pushes_go_and_why_the_last_one_failed(stack: RunningStack) -> None:
+    site = stack.create_site("webhook-status")
+    url = f"{stack.api}/v1/sites/{site['site_id']}/webhook"
+    admin = {"Authorization": f"Bearer {site['admin_key']}"}
+    assert httpx.get(url, headers=admin).json()["url"] is None
+    # The URL may hold a CRM's token, and the read key travels in dashboard links.
+    refused = httpx.get(url, headers={"Authorization": f"Bearer {site['read_key']}"})
+    assert (refused.status_code, refused.json()["error"]) == (403, "invalid_admin_key")
+
+    with crm_receiver(failing_first=2) as pushes:
+        stack.clickpulse("site", "webhook", site["site_id"], f"http://127.0.0.1:{RECEIVER_PORT}/")
+        assert wait_until(lambda: httpx.get(url, headers=admin).json()["url"], timeout_s=30, every_s=0.2)
+        store = redis.Redis.from_url(stack.settings.redis_url)
+        assert wait_until(lambda: store.keys(f"cp:webhook:cursor:{site['site_id']}:*"), timeout_s=30, every_s=0.2)
+        store.close()
+        send_batch(stack.ingest, site, "status-shopper", shopping(int(time.time() * 1000), "sku-status"))
+
+        def delivered() -> dict[str, Any] | None:
+            status: dict[str, Any] = httpx.get(url, headers=admin).json()
+            return status if status["delivered_signals"] else None
+
+        status = wait_until(delivered, timeout_s=90, every_s=0.5)
+
+    assert status["url"] == f"http://127.0.0.1:{RECEIVER_PORT}/"
+    assert status["delivered_signals"] == len(pushes[2].signal_ids) >= 1
+    assert (status["failures_since_success"], status["last_failure_reason"]) == (0, "answered HTTP 500")
+    assert status["last_failure"] < status["last_success"]  # ISO 8601 UTC times sort as times

@@ -30,6 +30,7 @@ def test_every_route_of_a_site_is_documented() -> None:
         ("/v1/sites/{site_id}/funnel", "get"),
         ("/v1/sites/{site_id}/retention", "get"),
         ("/v1/sites/{site_id}/intent", "get"),
+        ("/v1/sites/{site_id}/webhook", "get"),
         ("/v1/sites/{site_id}/customers/{customer_id}", "get"),
         ("/v1/sites/{site_id}/customers/{customer_id}", "delete"),
         ("/v1/sites/{site_id}/visitors/{visitor_id}", "delete"),
@@ -42,8 +43,9 @@ def test_every_route_of_a_site_is_documented() -> None:
 def test_a_route_documents_the_read_key_and_its_refusals_in_the_error_shape(
     path: str, method: str, operation: dict[str, Any]
 ) -> None:
-    # Erasing takes the admin key, reading the read key.
-    assert operation["security"] == [{"AdminKey": []} if method == "delete" else {"HTTPBearer": []}]
+    # Erasing and a webhook's status (its URL may hold a CRM's token) take the admin key, reading the read key.
+    admin = method == "delete" or path.endswith("/webhook")
+    assert operation["security"] == [{"AdminKey": []} if admin else {"HTTPBearer": []}]
     for status in ("401", "403", "422", "503"):
         assert schema_of(operation["responses"][status]) == {"$ref": "#/components/schemas/ErrorAnswer"}, status
 

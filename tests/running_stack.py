@@ -162,7 +162,7 @@ class RunningStack:
         return response.json()
 
 
-def wait_until(check: Callable[[], Any], timeout_s: float = 90, every_s: float = 1.0) -> Any:
+def wait_until(check: Callable[[], Any], timeout_s: float = 90, every_s: float = 0.25) -> Any:
     """Poll until check() returns a truthy value; return it, or the last value on timeout."""
     deadline = time.monotonic() + timeout_s
     value = None

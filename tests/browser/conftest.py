@@ -76,13 +76,14 @@ def close_tab(page: Page) -> None:
         page.close(run_before_unload=True)
 
 
-def page_errors(page: Page) -> list[str]:
-    """Collects what the host page would see go wrong: uncaught exceptions and console errors."""
+def page_errors(page: Page, *, missing_favicon_counts: bool = False) -> list[str]:
+    """Collects what the page would see go wrong: uncaught exceptions and console errors. The host pages the tests
+    serve have no favicon; the dashboard's own must not be missing."""
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
 
     def console(message: Any) -> None:
-        if message.type == "error" and "favicon" not in message.location.get("url", ""):
+        if message.type == "error" and (missing_favicon_counts or "favicon" not in message.location.get("url", "")):
             errors.append(f"console: {message.text}")
 
     page.on("console", console)

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser
 
+from tests.browser.conftest import page_errors
 from tests.running_stack import RunningStack, send_batch
 
 pytestmark = pytest.mark.browser
@@ -62,9 +63,7 @@ def test_the_breakdown_cards_show_what_the_api_answers_as_text(stack: RunningSta
 
     context = browser.new_context()
     page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    errors = page_errors(page, missing_favicon_counts=True)
     page.goto(f"{stack.api}/#site={site['site_id']}&key={site['read_key']}")
     for dimension in CARDS:
         page.wait_for_selector(f"[data-breakdown={dimension}] li", timeout=20_000)

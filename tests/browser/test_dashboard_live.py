@@ -9,6 +9,7 @@ import uuid
 import pytest
 from playwright.sync_api import Browser, Request, Route, expect
 
+from tests.browser.conftest import page_errors
 from tests.running_stack import RunningStack, send_batch
 
 pytestmark = pytest.mark.browser
@@ -85,10 +86,8 @@ def test_the_dashboard_streams_live_figures_with_the_read_key_in_no_request_url(
     context = browser.new_context()
     page = context.new_page()
     requests: list[Request] = []
-    errors: list[str] = []
+    errors = page_errors(page, missing_favicon_counts=True)
     page.on("request", lambda request: requests.append(request))
-    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(f"{stack.api}/#site={site['site_id']}&key={site['read_key']}")
     expect(page.locator("#pv30")).to_have_text("0", timeout=20_000)  # the first snapshot
     expect(page.locator("#status")).to_have_class("dot on")
@@ -117,9 +116,7 @@ def test_the_dashboard_loads_without_console_errors_and_shows_what_stats_and_rea
     stats = stack.wait_for_stats(site, {"pageviews": 1})
     context = browser.new_context()
     page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    errors = page_errors(page, missing_favicon_counts=True)
     page.goto(f"{stack.api}/#site={site['site_id']}&key={site['read_key']}")
     page.wait_for_selector("#status.on", timeout=20_000)
     # A locator's assertion, not wait_for_function: the page's CSP refuses the eval that one may poll with.

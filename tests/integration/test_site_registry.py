@@ -50,10 +50,14 @@ def test_read_keys_are_hashed_checked_and_revocable(stack: RunningStack) -> None
     asyncio.run(scenario())
 
 
-def test_cli_site_list_shows_created_sites_without_read_keys(stack: RunningStack) -> None:
-    created = stack.create_site("listed", "https://a.test")
+def test_cli_site_create_prints_the_keys_once_and_site_list_shows_the_site_without_them(stack: RunningStack) -> None:
+    created = json.loads(stack.clickpulse("site", "create", "listed", "--origin", "https://a.test"))
+    assert set(created) == {"site_id", "name", "write_key", "read_key", "admin_key", "origins"}
+    assert created["origins"] == ["https://a.test"]
+    assert (created["read_key"][:3], created["admin_key"][:3]) == ("rk_", "ak_")
     listing = stack.clickpulse("site", "list")
-    assert created["site_id"] in listing and created["read_key"] not in listing
+    assert created["site_id"] in listing and created["write_key"] in listing
+    assert created["read_key"] not in listing and created["admin_key"] not in listing
 
 
 def test_cli_tunes_intent_settings_and_refuses_unknown_or_out_of_range_ones_saving_nothing(stack: RunningStack) -> None:

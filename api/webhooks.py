@@ -162,14 +162,15 @@ class WebhookPusher:
                 await self._record_failure(site, failure)
                 return
             delivery.delivered()
-            await self.redis.set(key, str(page["next_cursor"]))
-            await self._record_success(site, len(page["signals"]))
+            await self._move_past(site, str(page["next_cursor"]), len(page["signals"]))
 
-    async def _record_success(self, site: Site, signals: int) -> None:
-        key = status_key(site)
+    async def _move_past(self, site: Site, next_cursor: str, signals: int) -> None:
+        """The cursor past a delivered page and the status that counts it, in one round trip."""
+        status = status_key(site)
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hincrby(key, "delivered_signals", signals)
-            pipe.hset(key, mapping={"last_success_at": int(time.time() * 1000), "failures_since_success": 0})
+            pipe.set(cursor_key(site), next_cursor)
+            pipe.hincrby(status, "delivered_signals", signals)
+            pipe.hset(status, mapping={"last_success_at": int(time.time() * 1000), "failures_since_success": 0})
             await pipe.execute()
 
     async def _record_failure(self, site: Site, reason: str) -> None:

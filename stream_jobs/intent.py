@@ -4,6 +4,10 @@ Every behaviour adds weight to a named feature ("viewed p3", "added p3 to cart",
 decay with a half-life in event time. The score is 1 - exp(-total / scale): in [0, 1), monotone in
 the evidence, and explainable, because the features that weigh most are the reasons.
 
+All weights fade by the same factor, so they are kept as of a reference time (IntentState.updated_at) and read
+faded to the visitor's newest event: an event adds its weight scaled to the reference, one multiplication instead
+of one per weight. The reference moves up (every weight faded, the faint ones dropped) once it is a half-life old.
+
 Signals (each at most once per visitor, product and day; ids are deterministic so re-emission after
 a crash is idempotent):
 - high_intent: the score crosses the site's threshold upwards;
@@ -54,8 +58,8 @@ def tuned(overrides: Mapping[str, float]) -> IntentSettings:
 
 
 class IntentState(msgspec.Struct, omit_defaults=True):
-    updated_at: int = 0  # event time the decayed values refer to
-    features: dict[str, float] = {}  # reason -> decayed weight
+    updated_at: int = 0  # event time the kept weights refer to (the reference)
+    features: dict[str, float] = {}  # reason -> weight as of updated_at
     product_interest: dict[str, float] = {}
     category_interest: dict[str, float] = {}
     views: dict[str, int] = {}  # product -> views (not decayed), for "repeat view"
@@ -69,6 +73,7 @@ class IntentState(msgspec.Struct, omit_defaults=True):
     current_product: str = ""
     ended_wall: int = 0  # wall-clock time the visitor's last session closed; 0 while one is open
     sent: list[str] = []  # ids of the last 50 signals emitted, whatever their age
+    newest_at: int = 0  # the newest event time folded in, which the weights are read faded to (0: updated_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,34 +84,49 @@ class Visitor:
     session_index: int  # 1-based count of sessions so far
 
 
-def _decay(state: IntentState, ts: int, s: IntentSettings) -> None:
-    if ts <= state.updated_at:
-        return
-    if state.updated_at:
-        factor = 0.5 ** ((ts - state.updated_at) / s.half_life_ms)
-        state.features = _decayed(state.features, factor)
-        state.product_interest = _decayed(state.product_interest, factor)
-        state.category_interest = _decayed(state.category_interest, factor)
-    state.updated_at = ts
+def _fade(state: IntentState, ts: int, s: IntentSettings) -> float:
+    """Take in an event at ts (an older one counts as of the newest: weights never grow back) and return the factor
+    that fades the kept weights to the newest event time; moves the reference there once it is a half-life old."""
+    if not state.updated_at:
+        state.updated_at = state.newest_at = ts
+        return 1.0
+    state.newest_at = max(state.newest_at, state.updated_at, ts)
+    factor = fading(state, s)
+    if factor > 0.5:
+        return factor
+    state.features = _faded(state.features, factor)
+    state.product_interest = _faded(state.product_interest, factor)
+    state.category_interest = _faded(state.category_interest, factor)
+    state.updated_at = state.newest_at
+    return 1.0
 
 
-def _decayed(weights: dict[str, float], factor: float) -> dict[str, float]:
-    """The weights times factor, those that fade below 0.01 dropped. Built anew: this runs for every event, and a new
-    dict takes about two thirds of the time of updating each weight in place."""
+def fading(state: IntentState, s: IntentSettings) -> float:
+    """The factor from the kept weights to their value at the visitor's newest event."""
+    return 0.5 ** ((max(state.newest_at, state.updated_at) - state.updated_at) / s.half_life_ms)
+
+
+def _faded(weights: dict[str, float], factor: float) -> dict[str, float]:
+    """The weights times factor, those that fade below 0.01 dropped."""
     return {key: weight for key, value in weights.items() if abs(weight := value * factor) >= 0.01}
 
 
-def _add(state: IntentState, reason: str, weight: float) -> None:
-    state.features[reason] = state.features.get(reason, 0.0) + weight
+def _add(weights: dict[str, float], key: str, weight: float) -> None:
+    weights[key] = weights.get(key, 0.0) + weight
 
 
 def score_of(state: IntentState, s: IntentSettings) -> float:
-    total = sum(state.features.values())
+    return _score(state, fading(state, s), s)
+
+
+def _score(state: IntentState, factor: float, s: IntentSettings) -> float:
+    total = sum(state.features.values()) * factor
     return round(1 - math.exp(-max(total, 0.0) / s.scale), 4)
 
 
-def reasons_of(state: IntentState, limit: int = 5) -> list[str]:
-    ranked = sorted(((w, r) for r, w in state.features.items() if w > 0.05), reverse=True)
+def reasons_of(state: IntentState, s: IntentSettings, limit: int = 5) -> list[str]:
+    faint = 0.05 / fading(state, s)
+    ranked = sorted(((w, r) for r, w in state.features.items() if w > faint), reverse=True)
     return [r for _, r in ranked[:limit]]
 
 
@@ -135,19 +155,21 @@ def _signal(
         customer_id=v.customer_id,
         score=score_of(state, s),
         at=ts,
-        reasons=reasons_of(state),
+        reasons=reasons_of(state, s),
         products=products,
     )
 
 
 def observe(state: IntentState, event: EnrichedEvent, v: Visitor, s: IntentSettings) -> list[IntentSignal]:
     """Fold one (non-bot, non-late) event in; return the signals it triggers."""
-    _decay(state, event.ts, s)
+    factor = _fade(state, event.ts, s)
+    up = 1 / factor  # what a weight added now counts as of the reference
     before = state.score
     out: list[IntentSignal] = []
+    features, interest = state.features, state.product_interest
     if v.session_index > state.sessions_seen:
         if state.sessions_seen:
-            _add(state, "returning visitor", s.return_visit)
+            _add(features, "returning visitor", s.return_visit * up)
         state.sessions_seen = v.session_index
         state.ended_wall = 0
     kind = event.type
@@ -158,42 +180,42 @@ def observe(state: IntentState, event: EnrichedEvent, v: Visitor, s: IntentSetti
         pid = product.product_id
         state.current_product = pid
         state.views[pid] = state.views.get(pid, 0) + 1
-        state.product_interest[pid] = state.product_interest.get(pid, 0.0) + s.product_view
-        _add(state, f"viewed {pid}", s.product_view)
+        _add(interest, pid, s.product_view * up)
+        _add(features, f"viewed {pid}", s.product_view * up)
         if state.views[pid] > 1:
-            _add(state, f"viewed {pid} again", s.repeat_view)
+            _add(features, f"viewed {pid} again", s.repeat_view * up)
         if product.category:
-            state.category_interest[product.category] = state.category_interest.get(product.category, 0.0) + 1
-            _add(state, f"browsed {product.category}", s.category_view)
+            _add(state.category_interest, product.category, up)
+            _add(features, f"browsed {product.category}", s.category_view * up)
         first_session = state.viewed_in_session.setdefault(pid, v.session_index)
         if v.customer_id and first_session < v.session_index:
             signal = _signal(state, v, "returning_customer", [pid], event.ts, s)
             if signal:
                 out.append(signal)
     elif kind in ("page_leave", "heartbeat") and state.current_product and event.engaged_ms:
-        dwell = s.dwell_per_30s * min(event.engaged_ms / 30_000, 6)
-        state.product_interest[state.current_product] = state.product_interest.get(state.current_product, 0) + dwell
-        _add(state, f"spent time on {state.current_product}", dwell)
+        dwell = s.dwell_per_30s * min(event.engaged_ms / 30_000, 6) * up
+        _add(interest, state.current_product, dwell)
+        _add(features, f"spent time on {state.current_product}", dwell)
     elif kind == "search":
-        _add(state, "searched the shop", s.search)
+        _add(features, "searched the shop", s.search * up)
     elif kind == "add_to_cart" and product is not None:
         state.cart[product.product_id] = state.cart.get(product.product_id, 0) + max(product.quantity, 1)
         state.cart_at = event.ts
-        state.product_interest[product.product_id] = state.product_interest.get(product.product_id, 0) + s.add_to_cart
-        _add(state, f"added {product.product_id} to cart", s.add_to_cart)
+        _add(interest, product.product_id, s.add_to_cart * up)
+        _add(features, f"added {product.product_id} to cart", s.add_to_cart * up)
     elif kind == "remove_from_cart" and product is not None:
         state.cart.pop(product.product_id, None)
-        _add(state, f"removed {product.product_id} from cart", s.remove_from_cart)
+        _add(features, f"removed {product.product_id} from cart", s.remove_from_cart * up)
     elif kind == "checkout_start":
-        _add(state, "started checkout", s.checkout)
+        _add(features, "started checkout", s.checkout * up)
     elif kind == "identify":
-        _add(state, "known customer", s.identified)
+        _add(features, "known customer", s.identified * up)
     elif kind == "purchase":
         # Bought: the intent is fulfilled. Keep interest (for recommendations), drop the cart and the push.
         state.purchased_at = event.ts
         state.cart = {}
-        state.features = {r: w for r, w in state.features.items() if r.startswith(("viewed", "browsed"))}
-    state.score = score_of(state, s)
+        state.features = {r: w for r, w in features.items() if r.startswith(("viewed", "browsed"))}
+    state.score = _score(state, factor, s)
     if before < s.threshold <= state.score:
         signal = _signal(state, v, "high_intent", top_products(state)[:1], event.ts, s)
         if signal:

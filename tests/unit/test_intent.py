@@ -39,8 +39,8 @@ def test_reasons_explain_the_score_and_top_products_rank_interest() -> None:
     state = IntentState()
     feed(state, [ev("product_view", T0, "p1"), ev("product_view", T0 + 1, "p1"), ev("add_to_cart", T0 + 2, "p1"),
                  ev("product_view", T0 + 3, "p2")])  # fmt: skip
-    assert intent.reasons_of(state)[0] == "added p1 to cart"
-    assert "viewed p1 again" in intent.reasons_of(state)
+    assert intent.reasons_of(state, S)[0] == "added p1 to cart"
+    assert "viewed p1 again" in intent.reasons_of(state, S)
     assert intent.top_products(state) == ["p1", "p2"]
 
 
@@ -50,6 +50,34 @@ def test_interest_decays_with_the_half_life() -> None:
     fresh = sum(state.features.values())
     feed(state, [ev("search", T0 + S.half_life_ms)])
     assert math.isclose(state.features["added p1 to cart"], fresh / 2, rel_tol=1e-6)
+
+
+def test_within_a_half_life_the_weights_are_kept_as_of_the_reference_and_read_faded() -> None:
+    lazy, eager = IntentState(), IntentState()
+    feed(lazy, [ev("add_to_cart", T0, "p1"), ev("product_view", T0 + S.half_life_ms // 2, "p2")])
+    feed(eager, [ev("add_to_cart", T0, "p1")])
+    assert lazy.updated_at == T0 and lazy.features["added p1 to cart"] == S.add_to_cart
+    # The same weights faded eagerly to the second event: the same score, to rounding.
+    eager.features = {r: w * 0.5**0.5 for r, w in eager.features.items()}
+    feed(eager, [ev("product_view", T0, "p2")])
+    assert lazy.score == eager.score
+    assert math.isclose(intent.fading(lazy, S) * lazy.features["viewed p2"], S.product_view)
+
+
+def test_an_older_event_counts_as_of_the_newest_and_weights_never_grow_back() -> None:
+    state = IntentState()
+    feed(state, [ev("search", T0), ev("search", T0 + S.half_life_ms // 2)])
+    score = state.score
+    feed(state, [ev("pageview", T0 + 1)])
+    assert state.score == score and intent.fading(state, S) == 0.5**0.5
+
+
+def test_moving_the_reference_drops_the_weights_that_faded_below_a_hundredth() -> None:
+    state = IntentState()
+    feed(state, [ev("search", T0), ev("add_to_cart", T0 + 1, "p1")])
+    feed(state, [ev("pageview", T0 + 6 * S.half_life_ms)])  # 0.5 / 64 < 0.01 < 4.0 / 64
+    assert state.updated_at == T0 + 6 * S.half_life_ms
+    assert set(state.features) == {"added p1 to cart"} and intent.fading(state, S) == 1.0
 
 
 def test_crossing_the_threshold_signals_once_per_day_with_reasons() -> None:

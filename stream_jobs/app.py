@@ -47,7 +47,13 @@ from clickpulse.settings import Settings, get_settings
 from stream_jobs import intent
 from stream_jobs.batch_consumer import Batch, BatchingApp
 from stream_jobs.live_state import LiveState
-from stream_jobs.rocksdb_store import held_keys, read_row, write_row  # importing it registers the table store
+from stream_jobs.rocksdb_store import (  # importing it registers the table store
+    held_keys,
+    partition_of,
+    persist_offset,
+    read_row,
+    write_row,
+)
 from stream_jobs.sessionizer import (
     VisitorState,
     Windowing,
@@ -160,7 +166,7 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
     # Held by every path that changes rows (batches, the sweep, erasures) from its first row write until its
     # changelog hand-off is in line (outputs_then_rows), so no path queues a row's older value after a newer one.
     rows_lock = asyncio.Lock()
-    Change = tuple[bytes, bytes, int | None]  # a row written locally, whose changelog record is still to go
+    Change = tuple[bytes, bytes, int]  # a row written locally (key, value, partition), its changelog record to go
 
     async def emit(
         sessions: list[Session], signals: list[IntentSignal], links: list[IdentityLink]
@@ -185,28 +191,27 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
         once this is done, so nothing is acknowledged before both are out."""
 
         async def send_rows() -> None:
+            last: dict[int, asyncio.Future[RecordMetadata]] = {}
             for key, value, partition in changes:
-                sent = await app.producer.send(changelog, key, value, partition, None, None)
-                sent.add_done_callback(persist_offset)
+                last[partition] = await app.producer.send(changelog, key, value, partition, None, None)
+            for sent in last.values():  # a partition's records are acknowledged in order
+                sent.add_done_callback(persist_changelog_offset)
 
         return hand_offs.after(outputs, send_rows)
 
     changelog = visitors.changelog_topic.get_topic_name()
 
-    def persist_offset(sent: asyncio.Future[RecordMetadata]) -> None:
-        # What Faust's own table write does once its changelog record is out: the local store
-        # remembers how far the changelog it holds goes, so a restart replays only the rest.
+    def persist_changelog_offset(sent: asyncio.Future[RecordMetadata]) -> None:
         if not sent.cancelled() and sent.exception() is None:
-            visitors.data.set_persisted_offset(sent.result().topic_partition, sent.result().offset)
+            persist_offset(visitors.data, sent.result().topic_partition, sent.result().offset)
 
     def write(key: bytes, state: VisitorState, partition: int | None = None) -> Change:
         """The local table write; its changelog record goes with outputs_then_rows. The batch path knows the key's
         partition (its events' one, which use_partitioner makes the changelog's)."""
         value = state_encoder.encode(state)
         if partition is None:
-            visitors.data[key] = value
-        else:
-            write_row(visitors.data, partition, key, value)
+            partition = partition_of(key, settings.topic_partitions)
+        write_row(visitors.data, partition, key, value)
         return key, value, partition
 
     dlq = settings.topic(DLQ_TOPIC)

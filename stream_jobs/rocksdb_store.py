@@ -16,14 +16,19 @@ from aiokafka.partitioner import murmur2
 from faust.stores import STORES
 from faust.stores.memory import Store as MemoryStore
 from faust.stores.rocksdb import Store
-from faust.types import StoreT
+from faust.types import TP, StoreT
 
 STORE_URL = "clickpulse-rocksdb://"
 
 
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives the key."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
 class KeyPartitionedRocksDBStore(Store):
     def _set(self, key: bytes, value: bytes | None) -> None:
-        self.set_in((murmur2(key) & 0x7FFFFFFF) % self.table.partitions, key, value)
+        self.set_in(partition_of(key, self.table.partitions), key, value)
 
     def get_in(self, partition: int, key: bytes) -> bytes | None:
         return self._db_for_partition(partition).get(key)
@@ -31,6 +36,12 @@ class KeyPartitionedRocksDBStore(Store):
     def set_in(self, partition: int, key: bytes, value: bytes | None) -> None:
         self._key_index[key] = partition
         self._db_for_partition(partition).put(key, value)
+
+    def persist_offset_if_held(self, tp: TP, offset: int) -> None:
+        """set_persisted_offset, into a partition's database the store still holds only: a changelog record
+        acknowledged after its partition was revoked, or after the store stopped, must not open it again."""
+        if tp.partition in self._dbs:
+            self.set_persisted_offset(tp, offset)
 
 
 def read_row(store: StoreT, partition: int, key: bytes) -> bytes | None:
@@ -60,6 +71,13 @@ def write_row(store: StoreT, partition: int, key: bytes, value: bytes) -> None:
     else:
         assert isinstance(store, MemoryStore)
         store.data[key] = value
+
+
+def persist_offset(store: StoreT, tp: TP, offset: int) -> None:
+    """What Faust's own table write does once its changelog record is out: the local store remembers how far the
+    changelog it holds goes, so a restart replays only the rest (a memory store keeps nothing across one)."""
+    if isinstance(store, KeyPartitionedRocksDBStore):
+        store.persist_offset_if_held(tp, offset)
 
 
 STORES.aliases["clickpulse-rocksdb"] = f"{__name__}:KeyPartitionedRocksDBStore"

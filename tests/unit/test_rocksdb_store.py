@@ -1,0 +1,45 @@
+"""The worker's table store: rows by partition in RocksDB, and the changelog offset it remembers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import faust
+from faust.types import TP
+
+from stream_jobs.rocksdb_store import (
+    STORE_URL,
+    KeyPartitionedRocksDBStore,
+    partition_of,
+    persist_offset,
+    read_row,
+    write_row,
+)
+
+
+def store_in(tmp_path: Path) -> tuple[KeyPartitionedRocksDBStore, str]:
+    app = faust.App("store-test", store=STORE_URL, datadir=str(tmp_path), web_enabled=False)
+    table = app.Table("visitors", partitions=4, use_partitioner=True, key_type=bytes, value_type=bytes)
+    store = table.data
+    assert isinstance(store, KeyPartitionedRocksDBStore)
+    return store, table.changelog_topic.get_topic_name()
+
+
+def test_a_row_is_read_back_from_the_partition_its_key_is_written_to(tmp_path: Path) -> None:
+    store, _ = store_in(tmp_path)
+    write_row(store, 2, b"site:v1", b"state")
+    assert read_row(store, 2, b"site:v1") == b"state"
+    assert read_row(store, 3, b"site:v1") is None
+    assert partition_of(b"site:v1", 4) in range(4)
+
+
+def test_the_changelog_offset_is_remembered_only_for_a_partition_still_held(tmp_path: Path) -> None:
+    store, changelog = store_in(tmp_path)
+    held, revoked = TP(changelog, 1), TP(changelog, 3)
+    write_row(store, 1, b"a", b"1")
+    write_row(store, 3, b"b", b"2")
+    store.revoke_partitions(store.table, {revoked})
+    persist_offset(store, held, 41)
+    persist_offset(store, revoked, 7)  # acknowledged after the rebalance took it: not opened again
+    assert store.persisted_offset(held) == 41
+    assert 3 not in store._dbs

@@ -215,7 +215,7 @@ def _emit(state: VisitorState, session: SessionState, out: list[Session]) -> Non
         _retract(state, session, out)
         state.version += 1
     session.emitted_id = current
-    out.append(_record(state, session))
+    out.append(_record(state, session, sid=current))
 
 
 @dataclass(slots=True)
@@ -246,8 +246,11 @@ def apply(state: VisitorState, events: list[tuple[int, EnrichedEvent]], w: Windo
     result = ApplyResult(emitted=[])
     touched: list[SessionState] = []
     retracted: list[SessionState] = []
-    seen = {eid for s in state.sessions for eid in s.event_ids}
-    orders = {order for s in state.sessions for order in s.order_ids}
+    seen: set[str] = set()
+    orders: set[str] = set()
+    for s in state.sessions:
+        seen.update(s.event_ids)
+        orders.update(s.order_ids)
     for offset, event in events:
         if offset <= state.last_offset:
             result.duplicates += 1
@@ -317,6 +320,8 @@ def _sessions_joined_by(sessions: list[SessionState], ts: int, w: Windowing) -> 
     """The sessions an event at ts joins, earliest first: those within the gap, nearest first, as long as
     the session they make together stays shorter than max_len (the 24 h cut holds for merged sessions too)."""
     within_gap = [s for s in sessions if s.start - w.gap_ms <= ts <= s.end + w.gap_ms]
+    if len(within_gap) < 2:  # most events: the one session they continue, or none
+        return [s for s in within_gap if max(ts, s.end) - min(ts, s.start) < w.max_len_ms]
     within_gap.sort(key=lambda s: max(s.start - ts, ts - s.end, 0))
     joined: list[SessionState] = []
     start = end = ts

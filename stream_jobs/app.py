@@ -15,6 +15,7 @@ changelog and RocksDB store, recovery, commits, the erasure agent and the sweep 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import time
 from collections import Counter
@@ -23,7 +24,9 @@ from collections.abc import Awaitable, Callable
 import faust
 import msgspec
 import redis.asyncio as aioredis
+from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata
+from faust.types import TP
 
 from clickpulse.garbage_collection import freeze_start_up_objects
 from clickpulse.records import (
@@ -47,13 +50,8 @@ from clickpulse.settings import Settings, get_settings
 from stream_jobs import intent
 from stream_jobs.batch_consumer import Batch, BatchingApp
 from stream_jobs.live_state import LiveState
-from stream_jobs.rocksdb_store import (  # importing it registers the table store
-    held_keys,
-    partition_of,
-    persist_offset,
-    read_row,
-    write_row,
-)
+from stream_jobs.partition_batches import PartitionBatches, SentBatch, partition_of
+from stream_jobs.rocksdb_store import held_keys, persist_offset, read_row, write_row  # registers the table store
 from stream_jobs.sessionizer import (
     VisitorState,
     Windowing,
@@ -168,20 +166,20 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
     rows_lock = asyncio.Lock()
     Change = tuple[bytes, bytes, int]  # a row written locally (key, value, partition), its changelog record to go
 
+    def kafka_producer() -> AIOKafkaProducer:
+        return app.producer._ensure_producer()  # the aiokafka client under Faust's producer
+
     async def emit(
         sessions: list[Session], signals: list[IntentSignal], links: list[IdentityLink]
     ) -> list[asyncio.Future[RecordMetadata]]:
-        """Queue the records straight into the Kafka client's batches, without a round trip per record and without
-        Faust's one-message-at-a-time send buffer; the futures settle once Kafka has them."""
-        send = app.producer.send
+        """Queue the records straight into the Kafka client, a partition's batch at a time, without Faust's
+        one-message-at-a-time send buffer; the futures settle once Kafka has them."""
         metrics.records_emitted(len(sessions), len(signals), len(links))
-        sent = []
+        batches = PartitionBatches(kafka_producer())
         for records, out in ((sessions, sessions_topic), (signals, intent_topic), (links, identities_topic)):
-            name = out.get_topic_name()
-            for record in records:
-                key = visitor_key(record.site_id, record.visitor_id)
-                sent.append(await send(name, key, event_encoder.encode(record), None, None, None))
-        return sent
+            encoded = [(visitor_key(r.site_id, r.visitor_id), event_encoder.encode(r)) for r in records]
+            await batches.add_keyed(out.get_topic_name(), encoded)
+        return [sent.acked for sent in await batches.send()]
 
     def outputs_then_rows(outputs: list[asyncio.Future[RecordMetadata]], changes: list[Change]) -> asyncio.Future[None]:
         """The rows' changelog records go once Kafka has the outputs, and after every earlier hand-off's. A crash
@@ -191,19 +189,20 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
         once this is done, so nothing is acknowledged before both are out."""
 
         async def send_rows() -> None:
-            last: dict[int, asyncio.Future[RecordMetadata]] = {}
+            batches = PartitionBatches(kafka_producer())
             for key, value, partition in changes:
-                last[partition] = await app.producer.send(changelog, key, value, partition, None, None)
-            for sent in last.values():  # a partition's records are acknowledged in order
-                sent.add_done_callback(persist_changelog_offset)
+                batches.add(changelog, partition, key, value)
+            last = {sent.partition: sent for sent in await batches.send()}  # a partition's batches settle in order
+            for sent in last.values():
+                sent.acked.add_done_callback(functools.partial(persist_changelog_offset, sent))
 
         return hand_offs.after(outputs, send_rows)
 
     changelog = visitors.changelog_topic.get_topic_name()
 
-    def persist_changelog_offset(sent: asyncio.Future[RecordMetadata]) -> None:
-        if not sent.cancelled() and sent.exception() is None:
-            persist_offset(visitors.data, sent.result().topic_partition, sent.result().offset)
+    def persist_changelog_offset(sent: SentBatch, acked: asyncio.Future[RecordMetadata]) -> None:
+        if not acked.cancelled() and acked.exception() is None:
+            persist_offset(visitors.data, TP(changelog, sent.partition), sent.last_offset())
 
     def write(key: bytes, state: VisitorState, partition: int | None = None) -> Change:
         """The local table write; its changelog record goes with outputs_then_rows. The batch path knows the key's

@@ -12,18 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from aiokafka.partitioner import murmur2
 from faust.stores import STORES
 from faust.stores.memory import Store as MemoryStore
 from faust.stores.rocksdb import Store
 from faust.types import TP, StoreT
 
+from stream_jobs.partition_batches import partition_of
+
 STORE_URL = "clickpulse-rocksdb://"
-
-
-def partition_of(key: bytes, partitions: int) -> int:
-    """The partition Kafka's default partitioner gives the key."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 class KeyPartitionedRocksDBStore(Store):

@@ -7,14 +7,8 @@ from pathlib import Path
 import faust
 from faust.types import TP
 
-from stream_jobs.rocksdb_store import (
-    STORE_URL,
-    KeyPartitionedRocksDBStore,
-    partition_of,
-    persist_offset,
-    read_row,
-    write_row,
-)
+from stream_jobs.partition_batches import partition_of
+from stream_jobs.rocksdb_store import STORE_URL, KeyPartitionedRocksDBStore, persist_offset, read_row, write_row
 
 
 def store_in(tmp_path: Path) -> tuple[KeyPartitionedRocksDBStore, str]:

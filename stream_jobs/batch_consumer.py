@@ -101,6 +101,7 @@ class BatchingConsumer(aiokafka_driver.Consumer):
         self._batch: asyncio.Future[None] | None = None
         self._finishing: asyncio.Future[None] | None = None
         self._committing: asyncio.Future[bool] | None = None
+        self._commit_again = False
 
     def _new_consumer_thread(self) -> aiokafka_driver.AIOKafkaConsumerThread:
         return ShortPollConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -153,15 +154,20 @@ class BatchingConsumer(aiokafka_driver.Consumer):
 
     def _commit_in_background(self) -> None:
         """Commit what the batch acked while the next batch is taken and processed: Faust's commit flushes
-        the producer first, so what it commits has its outputs out; one commit at a time."""
+        the producer first, so what it commits has its outputs out. One commit at a time; a batch acked during one
+        is committed right after it, not at Faust's next periodic commit (seconds later: a crash would replay it)."""
         if self._committing is not None and not self._committing.done():
+            self._commit_again = True
             return
+        self._commit_again = False
         self._committing = asyncio.ensure_future(self.commit())
-        self._committing.add_done_callback(self._log_commit_error)
+        self._committing.add_done_callback(self._after_commit)
 
-    def _log_commit_error(self, commit: asyncio.Future[bool]) -> None:
+    def _after_commit(self, commit: asyncio.Future[bool]) -> None:
         if not commit.cancelled() and commit.exception() is not None:
             self.log.error("commit failed: %r", commit.exception())
+        if self._commit_again and not self.should_stop:
+            self._commit_in_background()
 
     def _may_go_on(self, generation: int) -> bool:
         return not self.should_stop and self.flow_active and self.app.consumer_generation_id == generation

@@ -1,4 +1,4 @@
-"""The worker's batch path against a real Kafka broker: a record's offset is committed only once what its batch
+"""The worker's batch path against a real Kafka broker: every record's offset is committed, only once what its batch
 sent is in Kafka, each key keeps its order, and a graceful stop finishes and commits the batch in flight."""
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def uncopied_but_committed(offsets: dict[int, int], copied: set[Copy]) -> list[C
     return [(p, o) for p, end in offsets.items() for o in range(end) if (p, o) not in copied]
 
 
-def test_offsets_are_committed_only_after_their_batch_is_out_and_each_key_keeps_its_order(kafka: Settings) -> None:
+def test_every_offset_is_committed_only_after_its_batch_is_out_and_each_key_keeps_its_order(kafka: Settings) -> None:
     source, sink = f"src-{uuid.uuid4().hex[:8]}", f"sink-{uuid.uuid4().hex[:8]}"
     asyncio.run(create_topics(kafka, source, sink))
     asyncio.run(produce(kafka, source, 3000))

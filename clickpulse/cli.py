@@ -60,6 +60,7 @@ def _run_worker(settings: Settings, args: argparse.Namespace) -> None:
     import faust
 
     from stream_jobs.app import app, hand_offs, metrics
+    from stream_jobs.rocksdb_store import flushed_at_stop
     from stream_jobs.store_checkpoint import StoreCheckpoint
     from stream_jobs.worker_probes import WorkerProbes
 
@@ -76,9 +77,15 @@ def _run_worker(settings: Settings, args: argparse.Namespace) -> None:
     try:
         worker.execute_from_commandline()
     except SystemExit as stop:
-        # Its stop waited for the batches in flight and flushed the producer, unless the app crashed or Kafka never
-        # took a batch's outputs (then their rows' changelog records never went).
-        if stop.code == 0 and app.crash_reason is None and worker.crash_reason is None and hand_offs.settled():
+        # Its stop waited for the batches in flight, flushed the producer and the table stores, unless the app crashed
+        # or Kafka never took a batch's outputs (then their rows' changelog records never went).
+        if (
+            stop.code == 0
+            and app.crash_reason is None
+            and worker.crash_reason is None
+            and hand_offs.settled()
+            and all(flushed_at_stop(table.data) for table in app.tables.values())
+        ):
             checkpoint.stopped_cleanly()
         raise
 

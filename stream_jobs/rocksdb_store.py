@@ -6,6 +6,10 @@ from a batch or a timer, with no current event. Our table uses the default parti
 changelog (use_partitioner=True), so the partition of a key is known from the key itself: murmur2,
 as Kafka's and aiokafka's default partitioner compute it (the timer's way). The batch path knows
 each key's partition, the one its events arrived on, and goes straight to that partition's database.
+
+Rows are written without RocksDB's write-ahead log (a put costs a quarter of the time): a store a crash left is
+deleted and rebuilt from the changelog (stream_jobs.store_checkpoint), and a database this store lets go of, at a
+revoke or at its stop, is flushed to disk first; the clean stop's checkpoint vouches only for a flushed store.
 """
 
 from __future__ import annotations
@@ -15,14 +19,24 @@ from collections.abc import Iterator
 from faust.stores import STORES
 from faust.stores.memory import Store as MemoryStore
 from faust.stores.rocksdb import Store
-from faust.types import TP, StoreT
+from faust.types import TP, CollectionT, StoreT
+from rocksdict import WriteOptions
 
 from stream_jobs.partition_batches import partition_of
 
 STORE_URL = "clickpulse-rocksdb://"
 
 
+def _without_log() -> WriteOptions:
+    options = WriteOptions()
+    options.disable_wal = True
+    return options
+
+
 class KeyPartitionedRocksDBStore(Store):
+    _row_write = _without_log()
+    flushed_at_stop = False
+
     def _set(self, key: bytes, value: bytes | None) -> None:
         self.set_in(partition_of(key, self.table.partitions), key, value)
 
@@ -31,7 +45,19 @@ class KeyPartitionedRocksDBStore(Store):
 
     def set_in(self, partition: int, key: bytes, value: bytes | None) -> None:
         self._key_index[key] = partition
-        self._db_for_partition(partition).put(key, value)
+        self._db_for_partition(partition).put(key, value, self._row_write)
+
+    def revoke_partitions(self, table: CollectionT, tps: set[TP]) -> None:
+        for tp in tps:
+            if tp.topic in table.changelog_topic.topics and tp.partition in self._dbs:
+                self._dbs[tp.partition].flush()
+        super().revoke_partitions(table, tps)
+
+    async def stop(self) -> None:
+        for db in self._dbs.values():
+            db.flush()
+        self.flushed_at_stop = True
+        await super().stop()
 
     def persist_offset_if_held(self, tp: TP, offset: int) -> None:
         """set_persisted_offset, into a partition's database the store still holds only: a changelog record
@@ -67,6 +93,11 @@ def write_row(store: StoreT, partition: int, key: bytes, value: bytes) -> None:
     else:
         assert isinstance(store, MemoryStore)
         store.data[key] = value
+
+
+def flushed_at_stop(store: StoreT) -> bool:
+    """Everything written is on disk: what a clean stop's checkpoint may vouch for (a memory store keeps nothing)."""
+    return not isinstance(store, KeyPartitionedRocksDBStore) or store.flushed_at_stop
 
 
 def persist_offset(store: StoreT, tp: TP, offset: int) -> None:

@@ -24,6 +24,7 @@ from stream_jobs.intent import IntentState, Visitor
 
 BOUNCE_ENGAGED_MS = 10_000
 MAX_RETRACTED = 16
+EVENT_KEY_BYTES = 8
 
 
 class SessionState(msgspec.Struct, omit_defaults=True):
@@ -51,11 +52,20 @@ class SessionState(msgspec.Struct, omit_defaults=True):
     closed: bool = False
     ordinal: int = 0  # this visitor's n-th session (1-based); merges keep the smaller
     emitted_id: str = ""  # the id this session was last emitted under ("" = never emitted)
+    # The event_key of each event the session has, to know a duplicate: 8 bytes an event where its id took ~40,
+    # and most of a visitor's row (decoded, encoded, stored and sent to the changelog at every change).
+    event_keys: bytes = b""
+    # Rows written before event_keys kept the ids themselves; decoding one turns them into keys.
     event_ids: list[str] = []
     order_ids: list[str] = []  # of the purchases that counted: a repeated order (a reloaded receipt) adds nothing
     # The customer the visitor was in this session (by event time): a session before they identified stays
     # anonymous when it is emitted again later (closed), so the history can tell the sessions before identify.
     customer_id: str = ""
+
+    def __post_init__(self) -> None:
+        if self.event_ids:
+            self.event_keys += b"".join(map(event_key, self.event_ids))
+            self.event_ids = []
 
 
 class VisitorState(msgspec.Struct, omit_defaults=True):
@@ -106,6 +116,21 @@ class Windowing:
     max_len_ms: int
 
 
+def event_key(event_id: str) -> bytes:
+    """A 64-bit digest of an event id: a visitor's events collide with odds of about n^2 / 2^65."""
+    return hashlib.blake2b(event_id.encode(), digest_size=EVENT_KEY_BYTES).digest()
+
+
+def _has_event(sessions: list[SessionState], key: bytes) -> bool:
+    for s in sessions:
+        at = s.event_keys.find(key)
+        while at >= 0:
+            if at % EVENT_KEY_BYTES == 0:  # a match across two keys is not one
+                return True
+            at = s.event_keys.find(key, at + 1)
+    return False
+
+
 def session_id(site_id: str, visitor_id: str, start: int) -> str:
     return hashlib.blake2b(f"{site_id}|{visitor_id}|{start}".encode(), digest_size=12).hexdigest()
 
@@ -115,11 +140,11 @@ def intent_visitor(state: VisitorState, session_index: int) -> Visitor:
     return Visitor(state.site_id, state.visitor_id, state.customer_id, session_index)
 
 
-def _absorb(session: SessionState, event: EnrichedEvent, repeated_order: bool) -> None:
+def _absorb(session: SessionState, event: EnrichedEvent, key: bytes, repeated_order: bool) -> None:
     session.start = min(session.start, event.ts)
     session.end = max(session.end, event.ts)
     session.events += 1
-    session.event_ids.append(event.event_id)
+    session.event_keys += key
     session.engaged_ms += event.engaged_ms
     session.is_bot = session.is_bot or event.is_bot
     if event.type == "purchase" and not repeated_order:
@@ -161,7 +186,7 @@ def _merge(into: SessionState, other: SessionState) -> None:
     for currency, amount in other.revenue_by_currency.items():
         into.revenue_by_currency[currency] = into.revenue_by_currency.get(currency, 0.0) + amount
     into.is_bot = into.is_bot or other.is_bot
-    into.event_ids.extend(other.event_ids)
+    into.event_keys += other.event_keys
     into.order_ids.extend(other.order_ids)
     into.customer_id = into.customer_id or other.customer_id
     into.closed = False
@@ -204,7 +229,7 @@ def _retract(state: VisitorState, session: SessionState, out: list[Session]) -> 
     """Retract the id the session was last emitted under, and remember the retraction for re-emission."""
     out.append(_record(state, session, deleted=True, sid=session.emitted_id))
     kept = [r for r in state.retracted if r.emitted_id != session.emitted_id]
-    state.retracted = [*kept[-(MAX_RETRACTED - 1) :], msgspec.structs.replace(session, event_ids=[], order_ids=[])]
+    state.retracted = [*kept[-(MAX_RETRACTED - 1) :], msgspec.structs.replace(session, event_keys=b"", order_ids=[])]
 
 
 def _emit(state: VisitorState, session: SessionState, out: list[Session]) -> None:
@@ -246,10 +271,8 @@ def apply(state: VisitorState, events: list[tuple[int, EnrichedEvent]], w: Windo
     result = ApplyResult(emitted=[])
     touched: list[SessionState] = []
     retracted: list[SessionState] = []
-    seen: set[str] = set()
     orders: set[str] = set()
     for s in state.sessions:
-        seen.update(s.event_ids)
         orders.update(s.order_ids)
     for offset, event in events:
         if offset <= state.last_offset:
@@ -259,7 +282,8 @@ def apply(state: VisitorState, events: list[tuple[int, EnrichedEvent]], w: Windo
         if state.erased_at and event.received_at <= state.erased_at:
             result.erased.append(event.event_id)
             continue
-        if event.event_id in seen:
+        key = event_key(event.event_id)
+        if _has_event(state.sessions, key):
             result.duplicates += 1
             continue
         if state.stream_time and event.ts < state.stream_time - w.gap_ms - w.grace_ms:
@@ -268,7 +292,6 @@ def apply(state: VisitorState, events: list[tuple[int, EnrichedEvent]], w: Windo
             continue
         if event.customer_id:
             _name_customer(state, event, result.links)
-        seen.add(event.event_id)
         state.stream_time = max(state.stream_time, event.ts)
         state.last_seen_wall = wall_ms
         joined = _sessions_joined_by(state.sessions, event.ts, w)
@@ -290,7 +313,7 @@ def apply(state: VisitorState, events: list[tuple[int, EnrichedEvent]], w: Windo
         repeated_order = event.type == "purchase" and event.order_id in orders
         if event.type == "purchase" and event.order_id:
             orders.add(event.order_id)
-        _absorb(target, event, repeated_order)
+        _absorb(target, event, key, repeated_order)
         if state.customer_id and event.ts >= state.customer_since:
             target.customer_id = state.customer_id
         result.applied.append((event, target.ordinal))

@@ -8,11 +8,14 @@ import msgspec
 
 from clickpulse.records import EnrichedEvent, IdentityLink
 from stream_jobs.sessionizer import (
+    SessionState,
     VisitorState,
     Windowing,
+    _has_event,
     apply,
     close_idle,
     current_records,
+    event_key,
     forget,
     session_id,
     state_decoder,
@@ -91,6 +94,23 @@ def test_redelivered_offsets_and_duplicate_event_ids_change_nothing() -> None:
     again = apply(state, [(0, ev("a", 10)), (1, ev("b", 11)), (2, ev("b", 11))], REF, 0)
     assert again.duplicates == 3 and again.emitted == []
     assert [r.events for r in current_records(state)] == [2]
+
+
+def test_a_row_written_with_event_ids_still_knows_those_events_as_duplicates() -> None:
+    old_row = msgspec.msgpack.encode(
+        {"site_id": "s", "visitor_id": "v", "stream_time": 11 * MIN, "last_offset": 1,
+         "sessions": [{"start": 10 * MIN, "end": 11 * MIN, "events": 2, "pageviews": 2, "event_ids": ["a", "b"]}]}
+    )  # fmt: skip
+    state = state_decoder.decode(old_row)
+    assert state.sessions[0].event_ids == [] and state.sessions[0].event_keys == event_key("a") + event_key("b")
+    retried = apply(state, [(2, ev("a", 10)), (3, ev("c", 12))], REF, 0)
+    assert retried.duplicates == 1 and [r.events for r in current_records(state)] == [3]
+
+
+def test_an_event_key_matches_only_where_a_key_starts() -> None:
+    session = SessionState(start=0, end=0, event_keys=bytes(range(16)))
+    assert _has_event([session], bytes(range(8, 16)))
+    assert not _has_event([session], bytes(range(4, 12)))
 
 
 def test_shuffled_and_duplicated_deliveries_give_identical_sessions() -> None:
@@ -212,7 +232,7 @@ def test_a_forgotten_visitor_keeps_no_sessions_and_skips_events_received_before_
     after = (3, ev("d", 3, received_at=6_000))
     result = apply(state, [still_in_kafka, after], REF, wall_ms=0)
     assert result.erased == ["c"]
-    assert [s.pageviews for s in state.sessions] == [1] and state.sessions[0].event_ids == ["d"]
+    assert [s.pageviews for s in state.sessions] == [1] and state.sessions[0].event_keys == event_key("d")
 
 
 def test_a_bridging_event_never_merges_sessions_past_the_24_h_cut() -> None:

@@ -49,8 +49,9 @@ from clickpulse.records import (
 from clickpulse.settings import Settings, get_settings
 from stream_jobs import intent
 from stream_jobs.batch_consumer import Batch, BatchingApp
+from stream_jobs.kafka_partitioner import partition_of
 from stream_jobs.live_state import LiveState
-from stream_jobs.partition_batches import PartitionBatches, SentBatch, partition_of
+from stream_jobs.partition_batches import PartitionBatches, SentBatch
 from stream_jobs.rocksdb_store import held_keys, persist_offset, read_row, write_row  # registers the table store
 from stream_jobs.sessionizer import (
     VisitorState,
@@ -204,12 +205,9 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
         if not acked.cancelled() and acked.exception() is None:
             persist_offset(visitors.data, TP(changelog, sent.partition), sent.last_offset())
 
-    def write(key: bytes, state: VisitorState, partition: int | None = None) -> Change:
-        """The local table write; its changelog record goes with outputs_then_rows. The batch path knows the key's
-        partition (its events' one, which use_partitioner makes the changelog's)."""
+    def write(key: bytes, state: VisitorState, partition: int) -> Change:
+        """The local table write; its changelog record goes with outputs_then_rows."""
         value = state_encoder.encode(state)
-        if partition is None:
-            partition = partition_of(key, settings.topic_partitions)
         write_row(visitors.data, partition, key, value)
         return key, value, partition
 
@@ -238,7 +236,7 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
         await site_settings.refresh_if_stale()
         wall = int(time.time() * 1000)
         per_visitor: dict[bytes, list[tuple[int, EnrichedEvent]]] = {}
-        partition_of: dict[bytes, int] = {}
+        partition_of_key: dict[bytes, int] = {}
         decode = event_decoder.decode
         for tp, messages in batch.items():
             for message in messages:
@@ -252,7 +250,7 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
                 items = per_visitor.get(message.key)
                 if items is None:
                     items = per_visitor[message.key] = []
-                    partition_of[message.key] = tp.partition
+                    partition_of_key[message.key] = tp.partition
                 items.append((message.offset, record))
         late: Counter[str] = Counter()
         sessions: list[Session] = []
@@ -263,7 +261,7 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
         applied: list[EnrichedEvent] = []
         changes: list[Change] = []
         for key, items in per_visitor.items():
-            partition = partition_of[key]
+            partition = partition_of_key[key]
             state = load(partition, key, items[0][1])
             result = apply(state, items, site_settings.windowing(state.site_id, w), wall)
             tuning = site_settings.intent(state.site_id)
@@ -327,7 +325,9 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
             if app.rebalancing or app.consumer_generation_id != generation:
                 went_on = False
                 break
-            raw = visitors.get(key)
+            # The partition the key's events arrive on, which use_partitioner makes its changelog's.
+            partition = partition_of(key, settings.topic_partitions)
+            raw = read_row(visitors.data, partition, key)
             if raw is None:
                 to_sweep.discard(key)
                 continue
@@ -342,7 +342,7 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
             if reemit:
                 ended = current_records(state)
             if ended or raised:
-                changes.append(write(key, state))
+                changes.append(write(key, state, partition))
                 closed += ended
                 signals += raised
         await outputs_then_rows(await emit(closed, signals, []), changes)

@@ -14,14 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import murmur2
 from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.structs import RecordMetadata
 
-
-def partition_of(key: bytes, partitions: int) -> int:
-    """The index of the partition Kafka's default partitioner gives the key (murmur2, as Java's and aiokafka's)."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+from stream_jobs.kafka_partitioner import partition_of
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.structs import RecordMetadata, TopicPartition
 
-from stream_jobs.partition_batches import PartitionBatches, partition_of
+from stream_jobs.kafka_partitioner import partition_of
+from stream_jobs.partition_batches import PartitionBatches
 
 
 class RecordingProducer:
@@ -32,12 +32,6 @@ class RecordingProducer:
         acked: asyncio.Future[RecordMetadata] = asyncio.get_running_loop().create_future()
         acked.set_result(RecordMetadata(topic, partition, TopicPartition(topic, partition), base, -1, 0, 0))
         return acked
-
-
-def test_a_keyed_record_goes_to_the_partition_kafkas_default_partitioner_gives_its_key() -> None:
-    partitioner = DefaultPartitioner()
-    for key in (b"site:v1", b"site:v2", b"another:visitor-with-a-long-id"):
-        assert partition_of(key, 4) == partitioner(key, [0, 1, 2, 3], [0, 1, 2, 3])
 
 
 def test_records_of_a_partition_fill_batches_in_order_and_the_last_offset_counts_them_all() -> None:

@@ -9,7 +9,7 @@ import faust
 from faust.types import TP
 from rocksdict import AccessType, Rdict
 
-from stream_jobs.partition_batches import partition_of
+from stream_jobs.kafka_partitioner import partition_of
 from stream_jobs.rocksdb_store import (
     STORE_URL,
     KeyPartitionedRocksDBStore,

@@ -64,7 +64,7 @@ from stream_jobs.sessionizer import (
     state_encoder,
 )
 from stream_jobs.site_settings import SiteSettings
-from stream_jobs.sweep import needs_sweep, sweep_visitor
+from stream_jobs.sweep import sweep_due, sweep_visitor
 from stream_jobs.worker_metrics import WorkerMetrics
 
 # The sweep takes rows this many at a time, each chunk's outputs and changelog records together, and lets the
@@ -158,9 +158,16 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
     site_settings = SiteSettings(redis)
     w = windowing(settings)
     reemitted_generation = [-1]
-    # Keys of this worker's visitors the sweep has something to do for (stream_jobs.sweep.needs_sweep): the batch
-    # path adds those it leaves with something open, the sweep drops those with nothing left, a full sweep rebuilds.
-    to_sweep: set[bytes] = set()
+    # When the sweep has something to do for each of this worker's visitors that has something open
+    # (stream_jobs.sweep.sweep_due): the batch path and the sweep set it as they leave a row, a full sweep rebuilds it.
+    due_at: dict[bytes, int] = {}
+
+    def schedule_sweep(key: bytes, state: VisitorState, windowing: Windowing, tuning: intent.IntentSettings) -> None:
+        due = sweep_due(state, windowing, tuning)
+        if due is None:
+            due_at.pop(key, None)
+        else:
+            due_at[key] = due
 
     # Held by every path that changes rows (batches, the sweep, erasures) from its first row write until its
     # changelog hand-off is in line (outputs_then_rows), so no path queues a row's older value after a newer one.
@@ -263,7 +270,8 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
         for key, items in per_visitor.items():
             partition = partition_of_key[key]
             state = load(partition, key, items[0][1])
-            result = apply(state, items, site_settings.windowing(state.site_id, w), wall)
+            site_windowing = site_settings.windowing(state.site_id, w)
+            result = apply(state, items, site_windowing, wall)
             tuning = site_settings.intent(state.site_id)
             for event, session_index in result.applied:
                 applied.append(event)
@@ -271,8 +279,7 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
                     signals += intent.observe(state.intent, event, intent_visitor(state, session_index), tuning)
             links += result.links
             changes.append(write(key, state, partition))
-            if needs_sweep(state):
-                to_sweep.add(key)
+            schedule_sweep(key, state, site_windowing, tuning)
             sessions += result.emitted
             if result.late:
                 late[state.site_id] += result.late
@@ -329,16 +336,12 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
             partition = partition_of(key, settings.topic_partitions)
             raw = read_row(visitors.data, partition, key)
             if raw is None:
-                to_sweep.discard(key)
+                due_at.pop(key, None)
                 continue
             state = state_decoder.decode(raw)
-            ended, raised = sweep_visitor(
-                state, site_settings.windowing(state.site_id, w), site_settings.intent(state.site_id), wall
-            )
-            if needs_sweep(state):
-                to_sweep.add(key)
-            else:
-                to_sweep.discard(key)
+            site_windowing, tuning = site_settings.windowing(state.site_id, w), site_settings.intent(state.site_id)
+            ended, raised = sweep_visitor(state, site_windowing, tuning, wall)
+            schedule_sweep(key, state, site_windowing, tuning)
             if reemit:
                 ended = current_records(state)
             if ended or raised:
@@ -360,8 +363,8 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
         # need sweeping and taken others: the full sweep visits every row this worker now holds.
         reemit = generation != reemitted_generation[0]
         if reemit:
-            to_sweep.clear()
-        keys = held_keys(visitors.data) if reemit else iter(list(to_sweep))
+            due_at.clear()
+        keys = held_keys(visitors.data) if reemit else iter([key for key, due in due_at.items() if due <= wall])
         # A turn of the loop between chunks of rows, so heartbeats and batches go on while it reads millions.
         while chunk := list(itertools.islice(keys, ROWS_PER_TURN)):
             async with rows_lock:

@@ -1,8 +1,8 @@
 """What the worker's sweep timer does to one visitor, and whether a visitor still needs it. Pure logic, no Faust.
 
-The sweep closes the sessions of visitors gone silent and signals carts left behind. A visitor whose sessions
-are all closed and who has no cart waiting for that signal gives it nothing to do until their next event, so
-the worker sweeps only the visitors for which needs_sweep holds (plus all of them after a rebalance).
+The sweep closes the sessions of visitors gone silent and signals carts left behind. Each visitor has a time from
+which it has something to do (sweep_due): for the half hour a visitor's session stays open, it has nothing. So
+the worker sweeps only the visitors whose time has come (plus all of them after a rebalance).
 """
 
 from __future__ import annotations
@@ -12,11 +12,14 @@ from stream_jobs import intent
 from stream_jobs.sessionizer import VisitorState, Windowing, close_idle, intent_visitor
 
 
-def needs_sweep(state: VisitorState) -> bool:
-    """A session still open, or a cart whose abandonment may still be signalled."""
+def sweep_due(state: VisitorState, w: Windowing, tuning: intent.IntentSettings) -> int | None:
+    """The wall-clock time (ms) from which sweep_visitor has something to do: close the sessions, silent by then
+    for gap + grace, or signal a cart left behind; None if there is nothing to wait for."""
     if any(not s.closed for s in state.sessions):
-        return True
-    return intent.abandonment_pending(state.intent, intent_visitor(state, state.sessions_started))
+        return state.last_seen_wall + w.gap_ms + w.grace_ms
+    if intent.abandonment_pending(state.intent, intent_visitor(state, state.sessions_started)):
+        return state.intent.ended_wall + tuning.abandon_after_ms
+    return None
 
 
 def sweep_visitor(

@@ -38,7 +38,9 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   echo "setup: Python environment"
   [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
   .venv/bin/python -m pip install -q --disable-pip-version-check "uv==$UV_VERSION"
-  .venv/bin/uv pip sync -q -p .venv/bin/python --require-hashes requirements.lock
+  # Compiled now, so no process compiles them at start-up (each would spend a second and more of CPU on it, every
+  # time where PYTHONDONTWRITEBYTECODE keeps Python from writing what it compiled).
+  .venv/bin/uv pip sync -q -p .venv/bin/python --require-hashes --compile-bytecode requirements.lock
   .venv/bin/uv pip install -q -p .venv/bin/python --no-deps -e .
   echo "$want" > "$stamp"
 fi

@@ -185,6 +185,8 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
         metrics.records_emitted(len(sessions), len(signals), len(links))
         batches = PartitionBatches(kafka_producer())
         for records, out in ((sessions, sessions_topic), (signals, intent_topic), (links, identities_topic)):
+            if not records:
+                continue
             encoded = [(visitor_key(r.site_id, r.visitor_id), event_encoder.encode(r)) for r in records]
             await batches.add_keyed(out.get_topic_name(), encoded)
         return [sent.acked for sent in await batches.send()]
@@ -323,13 +325,16 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
             metrics.erasures += 1
 
     async def sweep_rows(keys: list[bytes], generation: int, reemit: bool, wall: int) -> bool:
-        """Sweep these rows; False if a rebalance began, which stops at the row it meets (what was swept is sent)."""
+        """Sweep these rows; False if a rebalance or the app's stop began, which stops at the row it meets (what was
+        swept is sent)."""
         closed: list[Session] = []
         signals: list[IntentSignal] = []
         changes: list[Change] = []
         went_on = True
         for key in keys:
-            if app.rebalancing or app.consumer_generation_id != generation:
+            # A stopping app closes the table's stores before it cancels this timer: a row read then would open its
+            # partition's RocksDB again, fail on the lock this process holds, and crash the stop (the store rebuilt).
+            if app.should_stop or app.rebalancing or app.consumer_generation_id != generation:
                 went_on = False
                 break
             # The partition the key's events arrive on, which use_partitioner makes its changelog's.
@@ -348,7 +353,8 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
                 changes.append(write(key, state, partition))
                 closed += ended
                 signals += raised
-        await outputs_then_rows(await emit(closed, signals, []), changes)
+        if closed or signals or changes:
+            await outputs_then_rows(await emit(closed, signals, []), changes)
         return went_on
 
     @app.timer(interval=settings.session_sweep_s)

@@ -160,6 +160,7 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
     reemitted_generation = [-1]
     # When the sweep has something to do for each of this worker's visitors that has something open
     # (stream_jobs.sweep.sweep_due): the batch path and the sweep set it as they leave a row, a full sweep rebuilds it.
+    # It follows the site's settings of that moment: a gap shortened later reaches a visitor at their next row change.
     due_at: dict[bytes, int] = {}
 
     def schedule_sweep(key: bytes, state: VisitorState, windowing: Windowing, tuning: intent.IntentSettings) -> None:

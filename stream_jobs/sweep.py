@@ -1,4 +1,4 @@
-"""What the worker's sweep timer does to one visitor, and whether a visitor still needs it. Pure logic, no Faust.
+"""What the worker's sweep timer does to one visitor, and when it next has something to do. Pure logic, no Faust.
 
 The sweep closes the sessions of visitors gone silent and signals carts left behind. Each visitor has a time from
 which it has something to do (sweep_due): for the half hour a visitor's session stays open, it has nothing. So

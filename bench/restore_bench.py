@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,7 +24,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.stream_bench import BASE, WORKER_CORE, make_events, produce, watch_commits
+from bench.stream_bench import BASE, WORKER_CORE, make_events, produce, remove_data_keep_logs, watch_commits
 from clickpulse.local_stack.kafka_broker import broker_command
 from clickpulse.local_stack.ports import KAFKA, REDIS, WORKER_HTTP, ports_env
 from clickpulse.local_stack.redis_server import redis_command
@@ -118,11 +117,7 @@ def main() -> None:
             os.killpg(worker.pid, signal.SIGTERM)
             worker.wait(60)
         supervisor.stop_all()
-        # Kafka's, Redis' and the worker's data go (a run leaves about 250 MB); the logs stay for a failed run.
-        for part in data.iterdir():
-            if part.name != "logs":
-                shutil.rmtree(part, ignore_errors=True)
-        print(f"logs: {data / 'logs'}", flush=True)
+        remove_data_keep_logs(data)
 
 
 if __name__ == "__main__":

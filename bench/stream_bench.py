@@ -209,6 +209,14 @@ def latency(
     return out_ms
 
 
+def remove_data_keep_logs(data: Path) -> None:
+    """Kafka's, Redis' and the worker's data go (a run leaves about 250 MB); the logs stay for a failed run."""
+    for part in data.iterdir():
+        if part.name != "logs":
+            shutil.rmtree(part, ignore_errors=True)
+    print(f"logs: {data / 'logs'}", flush=True)
+
+
 def main() -> None:
     total = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
     data = Path(tempfile.mkdtemp(prefix="clickpulse-bench-"))
@@ -265,11 +273,7 @@ def main() -> None:
         (RESULTS / "stream.json").write_text(json.dumps(figures, indent=2))
     finally:
         supervisor.stop_all()
-        # Kafka's, Redis' and the worker's data go (a run leaves about 250 MB); the logs stay for a failed run.
-        for part in data.iterdir():
-            if part.name != "logs":
-                shutil.rmtree(part, ignore_errors=True)
-        print(f"logs: {data / 'logs'}", flush=True)
+        remove_data_keep_logs(data)
 
 
 if __name__ == "__main__":

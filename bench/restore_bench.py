@@ -1,11 +1,12 @@
 """Benchmark of a stream worker's restart on a table of many visitors: the time until it is ready again (its
 /readyz) after a clean stop, which keeps its RocksDB store, and after a kill -9, after which the store is deleted
-and rebuilt from the table's changelog topic (stream_jobs.store_checkpoint).
+and rebuilt from the table's changelog topic (stream_jobs.store_checkpoint, stream_jobs.changelog_restore).
 
 Run:  .venv/bin/python bench/restore_bench.py [visitors]     (prints figures, writes bench/results/restore.json)
 It starts its own Kafka and Redis on ports 19400-19430 (or CLICKPULSE_BENCH_PORT_BASE and the 30 after it) and
 stops them afterwards. A worker that replaces a killed one also waits for the group to drop the dead member (its
-session timeout, 10 s); `member_s` is when the new worker was in the group, `ready_s` when it was ready.
+session timeout, 10 s); `member_s` is when the new worker was in the group, `ready_s` when it was ready, and
+`changelog_records_restored_in_bulk` how many of the changelog's records it wrote a fetched list at a time.
 """
 
 from __future__ import annotations
@@ -60,6 +61,14 @@ def wait_ready(url: str, deadline_s: float = 1800) -> tuple[float, float]:
     raise TimeoutError("the worker did not get ready")
 
 
+def restored_in_bulk(metrics_url: str) -> int:
+    """Changelog records the worker wrote into its store a fetched list at a time (stream_jobs.changelog_restore)."""
+    for line in httpx.get(metrics_url, timeout=5).text.splitlines():
+        if line.startswith("clickpulse_worker_changelog_records_restored_total "):
+            return int(float(line.split()[1]))
+    raise ValueError("the worker's /metrics has no clickpulse_worker_changelog_records_restored_total")
+
+
 def stop(worker: subprocess.Popen[bytes], how: signal.Signals) -> None:
     os.killpg(worker.pid, how)
     worker.wait(120)
@@ -79,7 +88,7 @@ def main() -> None:
     }
     os.environ.update(env)
     settings = Settings()
-    url = f"http://127.0.0.1:{BASE + WORKER_HTTP}/readyz"
+    probes = f"http://127.0.0.1:{BASE + WORKER_HTTP}"
     log = data / "logs" / "worker.log"
     supervisor = Supervisor(data / "logs", data / "stack.json", env)
     worker = None
@@ -94,12 +103,14 @@ def main() -> None:
         stop(worker, signal.SIGTERM)  # a clean stop flushes the store: its size on disk is the table's
         table_bytes = sum(f.stat().st_size for f in (data / "worker").rglob("*") if f.is_file())
         worker = start_worker(env, log)
-        clean_member, clean_ready = wait_ready(url)
+        clean_member, clean_ready = wait_ready(f"{probes}/readyz")
         print(f"after a clean stop: member after {clean_member:.1f} s, ready after {clean_ready:.1f} s", flush=True)
         stop(worker, signal.SIGKILL)
         worker = start_worker(env, log)
-        killed_member, killed_ready = wait_ready(url)
-        print(f"after kill -9:      member after {killed_member:.1f} s, ready after {killed_ready:.1f} s", flush=True)
+        killed_member, killed_ready = wait_ready(f"{probes}/readyz")
+        restored = restored_in_bulk(f"{probes}/metrics")
+        print(f"after kill -9:      member after {killed_member:.1f} s, ready after {killed_ready:.1f} s, "
+              f"{restored} changelog records restored in bulk", flush=True)  # fmt: skip
         figures = {
             "visitors": visitors,
             "table_store_bytes": table_bytes,
@@ -107,6 +118,7 @@ def main() -> None:
             "clean_stop_ready_s": round(clean_ready, 1),
             "kill_9_member_s": round(killed_member, 1),
             "kill_9_ready_s": round(killed_ready, 1),
+            "kill_9_changelog_records_restored_in_bulk": restored,
             "machine": f"{os.cpu_count()} cores, worker pinned to core {WORKER_CORE}",
         }
         print(json.dumps(figures, indent=2))

@@ -7,8 +7,9 @@ batch topic straight from the fetched record lists, hands them to the handler in
 `size` records (waiting at most `within` seconds to fill one) and, once the batch is finished, acks
 their offsets in Faust's own ack books, so Faust's commit machinery (flush the producer, then commit
 the offsets) commits only offsets whose outputs are out. Every other topic (table changelogs during recovery,
-erasures) takes Faust's ordinary per-message path. Group membership, assignment, rebalances,
-recovery, tables, timers and commits stay Faust's.
+erasures) takes Faust's ordinary per-message path, except a recovering table partition's changelog records:
+they are written into the store a fetched list at a time (stream_jobs.changelog_restore). Group membership,
+assignment, rebalances, recovery, tables, timers and commits stay Faust's.
 
 One batch is handled at a time (the semantics of an agent with concurrency=1). The handler returns
 what finishes its batch (waiting for Kafka to acknowledge its outputs, say); the next batch is taken
@@ -36,6 +37,7 @@ from mode.utils.futures import notify
 
 from clickpulse.kafka_consumer_stop import finish_interrupted_stop
 from clickpulse.kafka_group_membership import in_group
+from stream_jobs.changelog_restore import restore_directly
 
 # Faust long-polls fetches for 1.5 s, and aiokafka keeps one fetch in flight per broker: while it waits on
 # partitions with nothing new (the erasures topic, a drained partition), a partition whose buffer runs dry
@@ -102,6 +104,7 @@ class BatchingConsumer(aiokafka_driver.Consumer):
         self._finishing: asyncio.Future[None] | None = None
         self._committing: asyncio.Future[bool] | None = None
         self._commit_again = False
+        self.changelog_records_restored = 0  # by changelog_restore, a fetched list at a time
 
     def _new_consumer_thread(self) -> aiokafka_driver.AIOKafkaConsumerThread:
         return ShortPollConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -197,7 +200,9 @@ class BatchingConsumer(aiokafka_driver.Consumer):
                     continue
                 self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
                 if tp.topic != route.topic:
-                    for record in fresh:
+                    rest = restore_directly(self.app, tp, fresh)
+                    self.changelog_records_restored += len(fresh) - len(rest)
+                    for record in rest:
                         await self.wait_first(self.callback(self._to_message(tp, record)), self.suspend_flow.wait())
                         if not self._may_go_on(generation):
                             return {}

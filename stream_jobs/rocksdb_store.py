@@ -14,13 +14,14 @@ revoke or at its stop, is flushed to disk first; the clean stop's checkpoint vou
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
+from aiokafka.structs import ConsumerRecord
 from faust.stores import STORES
 from faust.stores.memory import Store as MemoryStore
 from faust.stores.rocksdb import Store
 from faust.types import TP, CollectionT, StoreT
-from rocksdict import WriteOptions
+from rocksdict import WriteBatch, WriteOptions
 
 from stream_jobs.kafka_partitioner import partition_of
 
@@ -47,6 +48,16 @@ class KeyPartitionedRocksDBStore(Store):
         # Faust's _key_index, an LRU of the keys' partitions, is left out: a write costs 5 us more with it, and every
         # read of ours names the partition.
         self._db_for_partition(partition).put(key, value, self._row_write)
+
+    def restore(self, tp: TP, records: Sequence[ConsumerRecord]) -> None:
+        batch = WriteBatch(raw_mode=True)
+        for record in records:
+            if record.value is None:
+                batch.delete(record.key)
+            else:
+                batch.put(record.key, record.value)
+        self._db_for_partition(tp.partition).write(batch, self._row_write)
+        self.set_persisted_offset(tp, records[-1].offset)
 
     def revoke_partitions(self, table: CollectionT, tps: set[TP]) -> None:
         for tp in tps:
@@ -94,6 +105,21 @@ def write_row(store: StoreT, partition: int, key: bytes, value: bytes) -> None:
     else:
         assert isinstance(store, MemoryStore)
         store.data[key] = value
+
+
+def restore_rows(store: StoreT, tp: TP, records: Sequence[ConsumerRecord]) -> None:
+    """A changelog partition's records, in offset order, written into the store at once (a record without a value
+    deletes its row), and how far the store now holds the changelog: Faust's apply_changelog_batch, without an
+    Event per record."""
+    if isinstance(store, KeyPartitionedRocksDBStore):
+        store.restore(tp, records)
+        return
+    assert isinstance(store, MemoryStore)
+    for record in records:
+        if record.value is None:
+            store.data.pop(record.key, None)
+        else:
+            store.data[record.key] = record.value
 
 
 def flushed_at_stop(store: StoreT) -> bool:

@@ -89,4 +89,10 @@ class WorkerProbes(Service):
             "rebalances this worker went through",
             self.app.rebalancing_count,
         )
-        return exposition(self.metrics.render(gauges) + rebalances)
+        restored = family(
+            "clickpulse_worker_changelog_records_restored_total",
+            "counter",
+            "table changelog records written into the store in bulk while recovering",
+            consumer.changelog_records_restored if consumer is not None else 0,
+        )
+        return exposition(self.metrics.render(gauges) + rebalances + restored)

@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import faust
+from aiokafka.structs import ConsumerRecord
 from faust.types import TP
 from rocksdict import AccessType, Rdict
 
@@ -16,6 +17,7 @@ from stream_jobs.rocksdb_store import (
     flushed_at_stop,
     persist_offset,
     read_row,
+    restore_rows,
     write_row,
 )
 
@@ -64,3 +66,33 @@ def test_rows_written_without_the_log_are_on_disk_after_a_revoke_and_after_the_s
         assert on_disk.get(key) == value
         on_disk.close()
     assert len(still_open) == 2
+
+
+def changelog_record(changelog: str, partition: int, offset: int, key: bytes, value: bytes | None) -> ConsumerRecord:
+    return ConsumerRecord(changelog, partition, offset, 0, 0, key, value, None, 0, 0, [])
+
+
+def test_restored_changelog_records_leave_each_keys_last_value_and_the_offset_of_the_last(tmp_path: Path) -> None:
+    store, changelog = store_in(tmp_path)
+    tp = TP(changelog, 2)
+    records = [
+        changelog_record(changelog, 2, 10, b"a", b"1"),
+        changelog_record(changelog, 2, 11, b"b", b"1"),
+        changelog_record(changelog, 2, 12, b"a", b"2"),
+        changelog_record(changelog, 2, 13, b"b", None),  # a tombstone: the row was erased
+    ]
+    restore_rows(store, tp, records)
+    assert read_row(store, 2, b"a") == b"2"
+    assert read_row(store, 2, b"b") is None
+    assert store.persisted_offset(tp) == 13
+
+
+def test_restored_changelog_records_go_into_a_memory_store_too() -> None:
+    app = faust.App("memory-restore-test", store="memory://", web_enabled=False)
+    table = app.Table("visitors", partitions=4, use_partitioner=True, key_type=bytes, value_type=bytes)
+    changelog = table.changelog_topic.get_topic_name()
+    records = [changelog_record(changelog, 0, 0, b"a", b"1"), changelog_record(changelog, 0, 1, b"a", None)]
+    restore_rows(table.data, TP(changelog, 0), records[:1])
+    assert read_row(table.data, 0, b"a") == b"1"
+    restore_rows(table.data, TP(changelog, 0), records[1:])
+    assert read_row(table.data, 0, b"a") is None

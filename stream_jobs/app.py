@@ -52,7 +52,7 @@ from stream_jobs.batch_consumer import Batch, BatchingApp
 from stream_jobs.kafka_partitioner import partition_of
 from stream_jobs.live_state import LiveState
 from stream_jobs.partition_batches import PartitionBatches, SentBatch
-from stream_jobs.rocksdb_store import held_keys, persist_offset, read_row, write_row  # registers the table store
+from stream_jobs.rocksdb_store import held_rows, persist_offset, read_row, write_row  # registers the table store
 from stream_jobs.sessionizer import (
     VisitorState,
     Windowing,
@@ -325,21 +325,19 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
             await live.forget(erasure.site_id, erasure.visitor_id)
             metrics.erasures += 1
 
-    async def sweep_rows(keys: list[bytes], generation: int, reemit: bool, wall: int) -> bool:
-        """Sweep these rows; False if a rebalance or the app's stop began, which stops at the row it meets (what was
-        swept is sent)."""
+    async def sweep_rows(rows: list[tuple[bytes, int]], generation: int, reemit: bool, wall: int) -> bool:
+        """Sweep these rows (key, partition); False if a rebalance or the app's stop began, which stops at the row it
+        meets (what was swept is sent)."""
         closed: list[Session] = []
         signals: list[IntentSignal] = []
         changes: list[Change] = []
         went_on = True
-        for key in keys:
+        for key, partition in rows:
             # A stopping app closes the table's stores before it cancels this timer: a row read then would open its
             # partition's RocksDB again, fail on the lock this process holds, and crash the stop (the store rebuilt).
             if app.should_stop or app.rebalancing or app.consumer_generation_id != generation:
                 went_on = False
                 break
-            # The partition the key's events arrive on, which use_partitioner makes its changelog's.
-            partition = partition_of(key, settings.topic_partitions)
             raw = read_row(visitors.data, partition, key)
             if raw is None:
                 due_at.pop(key, None)
@@ -348,12 +346,10 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
             site_windowing, tuning = site_settings.windowing(state.site_id, w), site_settings.intent(state.site_id)
             ended, raised = sweep_visitor(state, site_windowing, tuning, wall)
             schedule_sweep(key, state, site_windowing, tuning)
-            if reemit:
-                ended = current_records(state)
-            if ended or raised:
+            if ended or raised:  # the row changed; a re-emission alone leaves it as it is
                 changes.append(write(key, state, partition))
-                closed += ended
-                signals += raised
+            closed += current_records(state) if reemit else ended
+            signals += raised
         if closed or signals or changes:
             await outputs_then_rows(await emit(closed, signals, []), changes)
         return went_on
@@ -371,9 +367,14 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
         reemit = generation != reemitted_generation[0]
         if reemit:
             due_at.clear()
-        keys = held_keys(visitors.data) if reemit else iter([key for key, due in due_at.items() if due <= wall])
+        if reemit:
+            rows = held_rows(visitors.data)
+        else:
+            # The partition the key's events arrive on, which use_partitioner makes its changelog's.
+            n = settings.topic_partitions
+            rows = iter([(key, partition_of(key, n)) for key, due in due_at.items() if due <= wall])
         # A turn of the loop between chunks of rows, so heartbeats and batches go on while it reads millions.
-        while chunk := list(itertools.islice(keys, ROWS_PER_TURN)):
+        while chunk := list(itertools.islice(rows, ROWS_PER_TURN)):
             async with rows_lock:
                 went_on = await sweep_rows(chunk, generation, reemit, wall)
             if not went_on:

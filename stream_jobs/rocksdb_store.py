@@ -21,7 +21,7 @@ from faust.stores import STORES
 from faust.stores.memory import Store as MemoryStore
 from faust.stores.rocksdb import Store
 from faust.types import TP, CollectionT, StoreT
-from rocksdict import WriteBatch, WriteOptions
+from rocksdict import Rdict, WriteBatch, WriteOptions
 
 from stream_jobs.kafka_partitioner import partition_of
 
@@ -59,6 +59,13 @@ class KeyPartitionedRocksDBStore(Store):
         self._db_for_partition(tp.partition).write(batch, self._row_write)
         self.set_persisted_offset(tp, records[-1].offset)
 
+    def active_databases(self) -> list[tuple[int, Rdict]]:
+        """The partition databases of the changelog partitions this worker is active for (Faust's
+        _dbs_for_actives, with their partitions)."""
+        actives = self.app.assignor.assigned_actives()
+        topic = self.table.changelog_topic.get_topic_name()
+        return [(partition, db) for partition, db in self._dbs.items() if TP(topic, partition) in actives]
+
     def revoke_partitions(self, table: CollectionT, tps: set[TP]) -> None:
         for tp in tps:
             if tp.topic in table.changelog_topic.topics and tp.partition in self._dbs:
@@ -86,17 +93,18 @@ def read_row(store: StoreT, partition: int, key: bytes) -> bytes | None:
     return store.data.get(key)
 
 
-def held_keys(store: StoreT) -> Iterator[bytes]:
-    """The keys of the rows in the partitions this worker holds, read as they are consumed (a full sweep lets the
-    loop run between them: listing millions at once would block it). Each database's iterator reads a snapshot
-    taken when it starts, so rows written meanwhile are safe, and a rebalance does not disturb the list of
-    databases, taken first."""
+def held_rows(store: StoreT) -> Iterator[tuple[bytes, int]]:
+    """The key and partition of each row in the partitions this worker holds, read as they are consumed (a full
+    sweep lets the loop run between them: listing millions at once would block it). Each database's iterator reads
+    a snapshot taken when it starts, so rows written meanwhile are safe, and a rebalance does not disturb the list
+    of databases, taken first."""
     if isinstance(store, KeyPartitionedRocksDBStore):
-        for db in list(store._dbs_for_actives()):
-            yield from store._visible_keys(db)
+        for partition, db in store.active_databases():
+            yield from ((key, partition) for key in store._visible_keys(db))
     else:
         assert isinstance(store, MemoryStore)
-        yield from list(store.data)
+        partitions = store.table.partitions
+        yield from [(key, partition_of(key, partitions)) for key in store.data]
 
 
 def write_row(store: StoreT, partition: int, key: bytes, value: bytes) -> None:

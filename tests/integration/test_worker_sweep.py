@@ -5,29 +5,18 @@ writing its rows again."""
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from clickpulse.local_stack.kafka_broker import broker_command
-from clickpulse.local_stack.ports import KAFKA, REDIS, ports_env
-from clickpulse.local_stack.redis_server import redis_command
-from clickpulse.local_stack.supervisor import Service, Supervisor, port_open
 from clickpulse.records import SESSIONS_TOPIC, EnrichedEvent, Session, session_decoder
-from clickpulse.settings import REPO_ROOT, Settings
-from clickpulse.topics import ensure_topics
+from clickpulse.settings import Settings
 from stream_jobs.sessionizer import session_id
-from tests.kafka_records import put_events
+from tests.kafka_and_redis import kafka_and_redis, settings_of, start_worker, stop_worker
+from tests.kafka_records import put_events, table_changelog
 from tests.running_stack import TEST_PORT_BASE, wait_until
 
 pytestmark = pytest.mark.integration
@@ -38,34 +27,8 @@ TIMERS = {"CLICKPULSE_SESSION_GAP_S": "1", "CLICKPULSE_SESSION_GRACE_S": "0", "C
 
 @pytest.fixture(scope="module")
 def services() -> Iterator[dict[str, str]]:
-    folder = Path(tempfile.mkdtemp(prefix="cp-sweep-"))
-    env = {**os.environ, **ports_env(BASE), **TIMERS, "CLICKPULSE_DATA_DIR": str(folder)}
-    settings = Settings(**{k.removeprefix("CLICKPULSE_").lower(): v for k, v in env.items()
-                           if k.startswith("CLICKPULSE_")})  # fmt: skip
-    supervisor = Supervisor(folder / "logs", folder / "stack.json", env)
-    try:
-        supervisor.start(Service("redis", redis_command(settings), lambda: port_open("127.0.0.1", BASE + REDIS)))
-        supervisor.start(Service("kafka", broker_command(settings), lambda: port_open("127.0.0.1", BASE + KAFKA)))
-        asyncio.run(ensure_topics(settings))
+    with kafka_and_redis(BASE, "cp-sweep-", TIMERS) as env:
         yield env
-    finally:
-        supervisor.stop_all()
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    log = open(Path(env["CLICKPULSE_DATA_DIR"]) / "logs" / "worker.log", "ab")  # noqa: SIM115 (the process keeps it)
-    return subprocess.Popen([sys.executable, "-m", "clickpulse.cli", "worker"], cwd=REPO_ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-
-
-def stop(worker: subprocess.Popen[bytes]) -> None:
-    os.killpg(worker.pid, signal.SIGTERM)
-    try:
-        worker.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait(10)
 
 
 def pageview(site: str, visitor: str, ts: int) -> EnrichedEvent:
@@ -95,30 +58,14 @@ def sessions_of(settings: Settings, site: str) -> list[Session]:
 
 def changelog_rows_of(settings: Settings, site: str) -> int:
     """How many records of the site's visitors the table's changelog holds."""
-
     prefix = f"{site}:".encode()
-
-    async def read() -> int:
-        consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest",
-                                    group_id=None)  # fmt: skip
-        await consumer.start()
-        try:
-            consumer.subscribe([t for t in await consumer.topics() if t.endswith("-changelog")])
-            n = 0
-            while batches := await consumer.getmany(timeout_ms=1000):
-                n += sum(1 for records in batches.values() for r in records if (r.key or b"").startswith(prefix))
-            return n
-        finally:
-            await consumer.stop()
-
-    return asyncio.run(read())
+    return sum(1 for record in table_changelog(settings) if (record.key or b"").startswith(prefix))
 
 
 def test_an_idle_session_closes_by_sweep_and_a_restarted_worker_re_emits_its_retractions(
     services: dict[str, str],
 ) -> None:
-    settings = Settings(**{k.removeprefix("CLICKPULSE_").lower(): v for k, v in services.items()
-                           if k.startswith("CLICKPULSE_")})  # fmt: skip
+    settings = settings_of(services)
     site, t0 = f"s{uuid.uuid4().hex[:8]}", int(time.time() * 1000) - 60_000
     worker = start_worker(services)
     try:
@@ -135,13 +82,13 @@ def test_an_idle_session_closes_by_sweep_and_a_restarted_worker_re_emits_its_ret
         assert wait_until(merged_and_closed, 30) is True  # the absorbed one retracted, the merged one closed
         before = len(sessions_of(settings, site))
     finally:
-        stop(worker)
+        stop_worker(worker)
     rows_before = changelog_rows_of(settings, site)  # the stop sent what it had
     worker = start_worker(services)  # a new process, a new generation: the full sweep re-emits the table
     try:
         wait_until(lambda: len(sessions_of(settings, site)) >= before + 2, 60)
         again = sessions_of(settings, site)[before:]
     finally:
-        stop(worker)
+        stop_worker(worker)
     assert sorted((s.session_id, s.deleted) for s in again) == sorted([(absorbed, True), (merged, False)])
     assert changelog_rows_of(settings, site) == rows_before  # re-emitting left the row as it was

@@ -23,13 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from clickpulse.local_stack.kafka_broker import broker_command
-from clickpulse.local_stack.ports import INGEST, KAFKA, REDIS, ports_env
-from clickpulse.local_stack.redis_server import redis_command
-from clickpulse.local_stack.supervisor import Service, Supervisor, http_ok, port_open
+from clickpulse.local_stack.ports import INGEST, ports_env
+from clickpulse.local_stack.stack import kafka_and_redis
+from clickpulse.local_stack.supervisor import Service, Supervisor, http_ok
 from clickpulse.settings import REPO_ROOT, Settings
 from clickpulse.sites import create_site
-from clickpulse.topics import ensure_topics
 
 RESULTS = REPO_ROOT / "bench" / "results"
 BASE = 20500
@@ -131,9 +129,8 @@ def main() -> None:
     ingest = f"http://127.0.0.1:{BASE + INGEST}"
     supervisor = Supervisor(data / "logs", data / "stack.json", env)
     try:
-        supervisor.start(Service("redis", redis_command(settings), lambda: port_open("127.0.0.1", BASE + REDIS)))
-        supervisor.start(Service("kafka", broker_command(settings), lambda: port_open("127.0.0.1", BASE + KAFKA)))
-        asyncio.run(ensure_topics(settings))
+        for service in kafka_and_redis(settings):
+            supervisor.start(service)
         write_key = asyncio.run(create_site(settings.redis_url, "bench")).write_key
         serve_cmd = ["taskset", "-c", INGEST_CORE, sys.executable, __file__, "serve"]
         server = Service("ingest", serve_cmd, lambda: http_ok(f"{ingest}/healthz"))

@@ -26,12 +26,10 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.stream_bench import BASE, WORKER_CORE, make_events, produce, remove_data_keep_logs, watch_commits
-from clickpulse.local_stack.kafka_broker import broker_command
-from clickpulse.local_stack.ports import KAFKA, REDIS, WORKER_HTTP, ports_env
-from clickpulse.local_stack.redis_server import redis_command
-from clickpulse.local_stack.supervisor import Service, Supervisor, port_open
+from clickpulse.local_stack.ports import WORKER_HTTP, ports_env
+from clickpulse.local_stack.stack import kafka_and_redis
+from clickpulse.local_stack.supervisor import Supervisor
 from clickpulse.settings import REPO_ROOT, Settings
-from clickpulse.topics import ensure_topics
 
 RESULTS = REPO_ROOT / "bench" / "results"
 EVENTS_PER_VISITOR = 2
@@ -93,9 +91,8 @@ def main() -> None:
     supervisor = Supervisor(data / "logs", data / "stack.json", env)
     worker = None
     try:
-        supervisor.start(Service("redis", redis_command(settings), lambda: port_open("127.0.0.1", BASE + REDIS)))
-        supervisor.start(Service("kafka", broker_command(settings), lambda: port_open("127.0.0.1", BASE + KAFKA)))
-        asyncio.run(ensure_topics(settings))
+        for service in kafka_and_redis(settings):
+            supervisor.start(service)
         print(f"producing {total} events of {visitors} visitors ...", flush=True)
         asyncio.run(produce(settings, make_events(total, visitors)))
         worker = start_worker(env, log)

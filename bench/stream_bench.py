@@ -32,10 +32,9 @@ from aiokafka.errors import KafkaError
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from clickpulse import live_keys
-from clickpulse.local_stack.kafka_broker import broker_command
-from clickpulse.local_stack.ports import INGEST, KAFKA, REDIS, ports_env
-from clickpulse.local_stack.redis_server import redis_command
-from clickpulse.local_stack.supervisor import Service, Supervisor, http_ok, port_open
+from clickpulse.local_stack.ports import INGEST, ports_env
+from clickpulse.local_stack.stack import kafka_and_redis
+from clickpulse.local_stack.supervisor import Service, Supervisor, http_ok
 from clickpulse.records import EVENTS_TOPIC, EnrichedEvent, Product, event_decoder, event_encoder
 from clickpulse.settings import REPO_ROOT, Settings
 from clickpulse.sites import create_site
@@ -232,8 +231,8 @@ def main() -> None:
     settings = Settings()
     supervisor = Supervisor(data / "logs", data / "stack.json", env)
     try:
-        supervisor.start(Service("redis", redis_command(settings), lambda: port_open("127.0.0.1", BASE + REDIS)))
-        supervisor.start(Service("kafka", broker_command(settings), lambda: port_open("127.0.0.1", BASE + KAFKA)))
+        for service in kafka_and_redis(settings):
+            supervisor.start(service)
         run_env = {**env, "CLICKPULSE_TOPIC_PREFIX": "tput-", "CLICKPULSE_WORKER_ID": "bench-tput"}
         tput = Settings(topic_prefix="tput-", worker_id="bench-tput")
         asyncio.run(ensure_topics(tput))

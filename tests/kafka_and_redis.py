@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import signal
@@ -13,12 +12,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from clickpulse.local_stack.kafka_broker import broker_command
-from clickpulse.local_stack.ports import KAFKA, REDIS, ports_env
-from clickpulse.local_stack.redis_server import redis_command
-from clickpulse.local_stack.supervisor import Service, Supervisor, port_open
+from clickpulse.local_stack.ports import ports_env
+from clickpulse.local_stack.stack import kafka_and_redis as kafka_and_redis_services
+from clickpulse.local_stack.supervisor import Supervisor
 from clickpulse.settings import REPO_ROOT, Settings
-from clickpulse.topics import ensure_topics
 
 
 def settings_of(env: dict[str, str]) -> Settings:
@@ -26,7 +23,7 @@ def settings_of(env: dict[str, str]) -> Settings:
 
 
 @contextmanager
-def kafka_and_redis(base: int, prefix: str, extra_env: dict[str, str] | None = None) -> Iterator[dict[str, str]]:
+def kafka_and_redis_at(base: int, prefix: str, extra_env: dict[str, str] | None = None) -> Iterator[dict[str, str]]:
     """The environment of a stack whose Kafka (topics created) and Redis run at base, its data in a fresh folder
     that goes when the block ends."""
     folder = Path(tempfile.mkdtemp(prefix=prefix))
@@ -34,9 +31,8 @@ def kafka_and_redis(base: int, prefix: str, extra_env: dict[str, str] | None = N
     settings = settings_of(env)
     supervisor = Supervisor(folder / "logs", folder / "stack.json", env)
     try:
-        supervisor.start(Service("redis", redis_command(settings), lambda: port_open("127.0.0.1", base + REDIS)))
-        supervisor.start(Service("kafka", broker_command(settings), lambda: port_open("127.0.0.1", base + KAFKA)))
-        asyncio.run(ensure_topics(settings))
+        for service in kafka_and_redis_services(settings):
+            supervisor.start(service)
         yield env
     finally:
         supervisor.stop_all()

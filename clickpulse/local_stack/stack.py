@@ -29,7 +29,9 @@ def _topics_ready(settings: Settings) -> bool:
     return True
 
 
-def build_services(settings: Settings) -> list[Service]:
+def kafka_and_redis(settings: Settings) -> list[Service]:
+    """Redis, then Kafka, ready once the settings' topics exist: what every service needs, and what the tests and
+    benchmarks that run their own services start first."""
     redis_url = urlsplit(settings.redis_url)
     redis_at = (redis_url.hostname or "127.0.0.1", redis_url.port or 6379)
     kafka_host, kafka_port = bootstrap_host_port(settings.kafka_bootstrap)
@@ -42,6 +44,12 @@ def build_services(settings: Settings) -> list[Service]:
             start_timeout_s=120,
             listens_on=((kafka_host, kafka_port), (kafka_host, settings.kafka_controller_port)),
         ),
+    ]
+
+
+def build_services(settings: Settings) -> list[Service]:
+    return [
+        *kafka_and_redis(settings),
         Service(
             "ingest",
             _clickpulse("ingest"),

@@ -16,7 +16,7 @@ from rocksdict import AccessType, Options, Rdict
 
 from clickpulse.records import EnrichedEvent
 from clickpulse.settings import Settings
-from tests.kafka_and_redis import kafka_and_redis, settings_of, start_worker, stop_worker
+from tests.kafka_and_redis import kafka_and_redis_at, settings_of, start_worker, stop_worker
 from tests.kafka_records import put_events, table_changelog
 from tests.running_stack import TEST_PORT_BASE, wait_until
 
@@ -28,7 +28,7 @@ FAUST_OFFSET_KEY = b"__faust\x00offset__"
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[tuple[dict[str, str], Settings]]:
-    with kafka_and_redis(BASE, "cp-restore-") as env:
+    with kafka_and_redis_at(BASE, "cp-restore-") as env:
         yield env, settings_of(env)
 
 

@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaConsumer
 from clickpulse.records import SESSIONS_TOPIC, EnrichedEvent, Session, session_decoder
 from clickpulse.settings import Settings
 from stream_jobs.sessionizer import session_id
-from tests.kafka_and_redis import kafka_and_redis, settings_of, start_worker, stop_worker
+from tests.kafka_and_redis import kafka_and_redis_at, settings_of, start_worker, stop_worker
 from tests.kafka_records import put_events, table_changelog
 from tests.running_stack import TEST_PORT_BASE, wait_until
 
@@ -27,7 +27,7 @@ TIMERS = {"CLICKPULSE_SESSION_GAP_S": "1", "CLICKPULSE_SESSION_GRACE_S": "0", "C
 
 @pytest.fixture(scope="module")
 def services() -> Iterator[dict[str, str]]:
-    with kafka_and_redis(BASE, "cp-sweep-", TIMERS) as env:
+    with kafka_and_redis_at(BASE, "cp-sweep-", TIMERS) as env:
         yield env
 
 

@@ -200,8 +200,8 @@ class BatchingConsumer(aiokafka_driver.Consumer):
                     continue
                 self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
                 if tp.topic != route.topic:
-                    rest = restore_directly(self.app, tp, fresh)
-                    self.changelog_records_restored += len(fresh) - len(rest)
+                    restored, rest = restore_directly(self.app, tp, fresh)
+                    self.changelog_records_restored += restored
                     for record in rest:
                         await self.wait_first(self.callback(self._to_message(tp, record)), self.suspend_flow.wait())
                         if not self._may_go_on(generation):

@@ -22,15 +22,16 @@ from faust.types import TP
 from stream_jobs.rocksdb_store import restore_rows
 
 
-def restore_directly(app: faust.App, tp: TP, records: list[ConsumerRecord]) -> list[ConsumerRecord]:
-    """Write the records of a recovering table partition that are not its last; return what is left for Faust's
-    per-message path (every record of a partition not being recovered, and the last of one that is)."""
+def restore_directly(app: faust.App, tp: TP, records: list[ConsumerRecord]) -> tuple[int, list[ConsumerRecord]]:
+    """Write the records of a recovering table partition that are not its last; return how many it wrote and what
+    is left for Faust's per-message path (every record of a partition not being recovered, and the last of one
+    that is)."""
     recovery = app.tables.recovery
     if not recovery.in_recovery or tp not in recovery.active_tps or not app.tables.changelog_queue.empty():
-        return records
+        return 0, records
     last, seen = recovery.active_highwaters.get(tp), recovery.active_offsets.get(tp)
     if last is None or seen is None:
-        return records
+        return 0, records
     direct = [r for r in records if seen < r.offset < last]  # Faust skips what it has seen too
     if direct:
         table = recovery.tp_to_table[tp]
@@ -40,4 +41,4 @@ def restore_directly(app: faust.App, tp: TP, records: list[ConsumerRecord]) -> l
             taken.clear()
         restore_rows(table.data, tp, direct)
         recovery.active_offsets[tp] = direct[-1].offset
-    return [r for r in records if r.offset >= last]
+    return len(direct), [r for r in records if r.offset >= last]

@@ -40,7 +40,8 @@ def recovering() -> Recovering:
 def test_records_before_the_last_are_written_and_the_last_is_left_for_faust(recovering: Recovering) -> None:
     app, table, recovery, tp = recovering
     records = [record(tp, offset, b"k%d" % (offset % 3), b"%d" % offset) for offset in range(3, 11)]
-    left = restore_directly(app, tp, records)
+    written, left = restore_directly(app, tp, records)
+    assert written == 4  # offsets 5-8
     assert [r.offset for r in left] == [9, 10]  # Faust's loop sees the partition complete and ends the recovery
     assert recovery.active_offsets[tp] == 8
     assert {key: read_row(table.data, 0, key) for key in (b"k0", b"k1", b"k2")} == {
@@ -64,7 +65,7 @@ def test_nothing_is_written_while_faust_has_records_queued(recovering: Recoverin
     app, table, _, tp = recovering
     app.tables.changelog_queue.put_nowait(object())
     records = [record(tp, 5, b"k", b"v")]
-    assert restore_directly(app, tp, records) == records
+    assert restore_directly(app, tp, records) == (0, records)
     assert read_row(table.data, 0, b"k") is None
 
 
@@ -72,5 +73,5 @@ def test_a_partition_not_being_recovered_goes_faust_s_way(recovering: Recovering
     app, table, recovery, tp = recovering
     recovery.in_recovery = False
     records = [record(tp, 5, b"k", b"v")]
-    assert restore_directly(app, tp, records) == records
+    assert restore_directly(app, tp, records) == (0, records)
     assert read_row(table.data, 0, b"k") is None

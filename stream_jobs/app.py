@@ -367,7 +367,6 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
         reemit = generation != reemitted_generation[0]
         if reemit:
             due_at.clear()
-        if reemit:
             rows = held_rows(visitors.data)
         else:
             # The partition the key's events arrive on, which use_partitioner makes its changelog's.

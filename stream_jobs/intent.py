@@ -239,8 +239,13 @@ def abandonment_pending(state: IntentState, v: Visitor) -> bool:
     return _abandoned_cart_id(state, v) not in state.sent
 
 
+def abandoned_from(state: IntentState, s: IntentSettings) -> int:
+    """The wall-clock time (ms) from which a cart still pending counts as abandoned."""
+    return state.ended_wall + s.abandon_after_ms
+
+
 def check_abandoned(state: IntentState, v: Visitor, wall_ms: int, s: IntentSettings) -> IntentSignal | None:
     """Called from the sweep: a cart left behind once the session has been over for abandon_after_ms."""
-    if not abandonment_pending(state, v) or wall_ms - state.ended_wall < s.abandon_after_ms:
+    if not abandonment_pending(state, v) or wall_ms < abandoned_from(state, s):
         return None
     return _signal(state, v, "abandoned_cart", sorted(state.cart), state.cart_at, s)

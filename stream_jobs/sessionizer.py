@@ -365,9 +365,14 @@ def _forget_unreachable(state: VisitorState, w: Windowing) -> None:
         state.retracted = [r for r in state.retracted if r.end >= horizon]
 
 
+def idle_from(state: VisitorState, w: Windowing) -> int:
+    """The wall-clock time (ms) from which the visitor has been silent for gap + grace."""
+    return state.last_seen_wall + w.gap_ms + w.grace_ms
+
+
 def close_idle(state: VisitorState, w: Windowing, wall_ms: int) -> list[Session]:
     """Close the open sessions of a visitor silent for gap + grace of wall-clock time."""
-    if wall_ms - state.last_seen_wall < w.gap_ms + w.grace_ms:
+    if wall_ms < idle_from(state, w):
         return []
     out: list[Session] = []
     for session in state.sessions:

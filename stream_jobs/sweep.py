@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from clickpulse.records import IntentSignal, Session
 from stream_jobs import intent
-from stream_jobs.sessionizer import VisitorState, Windowing, close_idle, intent_visitor
+from stream_jobs.sessionizer import VisitorState, Windowing, close_idle, idle_from, intent_visitor
 
 
 def sweep_due(state: VisitorState, w: Windowing, tuning: intent.IntentSettings) -> int | None:
     """The wall-clock time (ms) from which sweep_visitor has something to do: close the sessions, silent by then
     for gap + grace, or signal a cart left behind; None if there is nothing to wait for."""
     if any(not s.closed for s in state.sessions):
-        return state.last_seen_wall + w.gap_ms + w.grace_ms
+        return idle_from(state, w)
     if intent.abandonment_pending(state.intent, intent_visitor(state, state.sessions_started)):
-        return state.intent.ended_wall + tuning.abandon_after_ms
+        return intent.abandoned_from(state.intent, tuning)
     return None
 
 

@@ -147,7 +147,7 @@ class Session(msgspec.Struct, omit_defaults=True):
 
 
 class IntentSignal(msgspec.Struct, omit_defaults=True):
-    """A purchase-intent signal for CRMs. id is deterministic so re-emission is idempotent."""
+    """A purchase-intent signal for CRMs. id is deterministic: one sent again after a crash is the same signal."""
 
     id: str
     site_id: str

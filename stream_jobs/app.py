@@ -57,7 +57,6 @@ from stream_jobs.sessionizer import (
     VisitorState,
     Windowing,
     apply,
-    current_records,
     forget,
     intent_visitor,
     state_decoder,
@@ -157,7 +156,7 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
     live = LiveState(redis)
     site_settings = SiteSettings(redis)
     w = windowing(settings)
-    reemitted_generation = [-1]
+    swept_generation = [-1]  # the consumer generation whose full sweep is done
     # When the sweep has something to do for each of this worker's visitors that has something open
     # (stream_jobs.sweep.sweep_due): the batch path and the sweep set it as they leave a row, a full sweep rebuilds it.
     # It follows the site's settings of that moment: a gap shortened later reaches a visitor at their next row change.
@@ -325,7 +324,7 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
             await live.forget(erasure.site_id, erasure.visitor_id)
             metrics.erasures += 1
 
-    async def sweep_rows(rows: list[tuple[bytes, int]], generation: int, reemit: bool, wall: int) -> bool:
+    async def sweep_rows(rows: list[tuple[bytes, int]], generation: int, wall: int) -> bool:
         """Sweep these rows (key, partition); False if a rebalance or the app's stop began, which stops at the row it
         meets (what was swept is sent)."""
         closed: list[Session] = []
@@ -346,9 +345,9 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
             site_windowing, tuning = site_settings.windowing(state.site_id, w), site_settings.intent(state.site_id)
             ended, raised = sweep_visitor(state, site_windowing, tuning, wall)
             schedule_sweep(key, state, site_windowing, tuning)
-            if ended or raised:  # the row changed; a re-emission alone leaves it as it is
+            if ended or raised:
                 changes.append(write(key, state, partition))
-            closed += current_records(state) if reemit else ended
+            closed += ended
             signals += raised
         if closed or signals or changes:
             await outputs_then_rows(await emit(closed, signals, []), changes)
@@ -356,16 +355,16 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
 
     @app.timer(interval=settings.session_sweep_s)
     async def sweep() -> None:
-        """Close idle sessions, flag abandoned carts, and after a rebalance re-emit what the table holds."""
+        """Close idle sessions and flag abandoned carts: of the visitors due, or of every row after a rebalance."""
         wall = int(time.time() * 1000)
         if app.rebalancing or not app.tables.recovery.completed.is_set():
             return
         generation = app.consumer_generation_id
-        # A crash may have lost the last batch's outputs while its table writes survived; re-emitting the same
-        # versions is idempotent downstream. A new generation may also have brought partitions whose visitors
-        # need sweeping and taken others: the full sweep visits every row this worker now holds.
-        reemit = generation != reemitted_generation[0]
-        if reemit:
+        # A new generation may have brought partitions whose visitors need sweeping and taken others: the full sweep
+        # visits every row this worker now holds and rebuilds due_at. It sends nothing again: a row's changelog
+        # record goes only once Kafka has its outputs (outputs_then_rows), and a store no clean stop vouches for is
+        # rebuilt from the changelog (store_checkpoint), so no row this worker holds says more than Kafka got.
+        if generation != swept_generation[0]:
             due_at.clear()
             rows = held_rows(visitors.data)
         else:
@@ -375,11 +374,11 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
         # A turn of the loop between chunks of rows, so heartbeats and batches go on while it reads millions.
         while chunk := list(itertools.islice(rows, ROWS_PER_TURN)):
             async with rows_lock:
-                went_on = await sweep_rows(chunk, generation, reemit, wall)
+                went_on = await sweep_rows(chunk, generation, wall)
             if not went_on:
                 return  # these rows may be another worker's now; the next sweep starts over
             await asyncio.sleep(0)
-        reemitted_generation[0] = generation
+        swept_generation[0] = generation
 
     return app
 

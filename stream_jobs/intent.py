@@ -8,8 +8,8 @@ All weights fade by the same factor, so they are kept as of a reference time (In
 faded to the visitor's newest event: an event adds its weight scaled to the reference, one multiplication instead
 of one per weight. The reference moves up (every weight faded, the faint ones dropped) once it is a half-life old.
 
-Signals (each at most once per visitor, product and day; ids are deterministic so re-emission after
-a crash is idempotent):
+Signals (each at most once per visitor, product and day; ids are deterministic so a signal sent again
+after a crash, its events applied again, is the same signal):
 - high_intent: the score crosses the site's threshold upwards;
 - abandoned_cart: the cart is not empty, no purchase followed, and the visitor's session ended
   `abandon_after_ms` of wall-clock time ago;

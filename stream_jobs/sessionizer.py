@@ -23,7 +23,6 @@ from clickpulse.records import NO_CURRENCY, EnrichedEvent, IdentityLink, Session
 from stream_jobs.intent import IntentState, Visitor
 
 BOUNCE_ENGAGED_MS = 10_000
-MAX_RETRACTED = 16
 EVENT_KEY_BYTES = 8
 
 
@@ -86,10 +85,6 @@ class VisitorState(msgspec.Struct, omit_defaults=True):
     # When the visitor asked to be forgotten (ms): events ingest received by then may still be on their way
     # through Kafka, and belong to the erasure.
     erased_at: int = 0
-    # Sessions retracted under their emitted_id (absorbed by a merge, or whose start moved), as they were
-    # retracted, so a re-emission after a crash repeats the retraction too (current_records); kept while
-    # events can still reach them, at most MAX_RETRACTED.
-    retracted: list[SessionState] = []
 
 
 ENTRY_FIELDS = (
@@ -226,10 +221,8 @@ def _record(state: VisitorState, session: SessionState, *, deleted: bool = False
 
 
 def _retract(state: VisitorState, session: SessionState, out: list[Session]) -> None:
-    """Retract the id the session was last emitted under, and remember the retraction for re-emission."""
+    """Retract the id the session was last emitted under."""
     out.append(_record(state, session, deleted=True, sid=session.emitted_id))
-    kept = [r for r in state.retracted if r.emitted_id != session.emitted_id]
-    state.retracted = [*kept[-(MAX_RETRACTED - 1) :], msgspec.structs.replace(session, event_keys=b"", order_ids=[])]
 
 
 def _emit(state: VisitorState, session: SessionState, out: list[Session]) -> None:
@@ -357,12 +350,9 @@ def _sessions_joined_by(sessions: list[SessionState], ts: int, w: Windowing) -> 
 
 
 def _forget_unreachable(state: VisitorState, w: Windowing) -> None:
-    """Closed sessions that no non-late event can reach any more leave the state (and their ids with them),
-    and so do the retractions of sessions that ended before any such event."""
+    """Closed sessions that no non-late event can reach any more leave the state (and their ids with them)."""
     horizon = state.stream_time - 2 * w.gap_ms - w.grace_ms
     state.sessions = [s for s in state.sessions if not (s.closed and s.end < horizon)]
-    if state.retracted:
-        state.retracted = [r for r in state.retracted if r.end >= horizon]
 
 
 def idle_from(state: VisitorState, w: Windowing) -> int:
@@ -380,12 +370,3 @@ def close_idle(state: VisitorState, w: Windowing, wall_ms: int) -> list[Session]
             session.closed = True
             _emit(state, session, out)
     return out
-
-
-def current_records(state: VisitorState) -> list[Session]:
-    """The latest record of every session in the state and its kept retractions, without bumping versions
-    (for re-emission). A retracted id that a session carries again is that session's."""
-    live = [_record(state, s) for s in state.sessions if s.emitted_id]
-    ids = {s.emitted_id for s in state.sessions}
-    gone = [_record(state, r, deleted=True, sid=r.emitted_id) for r in state.retracted if r.emitted_id not in ids]
-    return gone + live

@@ -7,6 +7,8 @@ It starts its own Kafka and Redis on ports 19400-19430 (or CLICKPULSE_BENCH_PORT
 stops them afterwards. A worker that replaces a killed one also waits for the group to drop the dead member (its
 session timeout, 10 s); `member_s` is when the new worker was in the group, `ready_s` when it was ready, and
 `changelog_records_restored_in_bulk` how many of the changelog's records it wrote a fetched list at a time.
+`session_records_sent_again` counts what the worker restarted after a clean stop sent by its first sweep, which visits
+every row it holds (the sessions of a table that changed nothing, none).
 """
 
 from __future__ import annotations
@@ -59,12 +61,12 @@ def wait_ready(url: str, deadline_s: float = 1800) -> tuple[float, float]:
     raise TimeoutError("the worker did not get ready")
 
 
-def restored_in_bulk(metrics_url: str) -> int:
-    """Changelog records the worker wrote into its store a fetched list at a time (stream_jobs.changelog_restore)."""
+def counted(metrics_url: str, series: str) -> int:
+    """The value of one series of the worker's /metrics, e.g. clickpulse_worker_changelog_records_restored_total."""
     for line in httpx.get(metrics_url, timeout=5).text.splitlines():
-        if line.startswith("clickpulse_worker_changelog_records_restored_total "):
+        if line.startswith(f"{series} "):
             return int(float(line.split()[1]))
-    raise ValueError("the worker's /metrics has no clickpulse_worker_changelog_records_restored_total")
+    raise ValueError(f"the worker's /metrics has no {series}")
 
 
 def stop(worker: subprocess.Popen[bytes], how: signal.Signals) -> None:
@@ -101,11 +103,14 @@ def main() -> None:
         table_bytes = sum(f.stat().st_size for f in (data / "worker").rglob("*") if f.is_file())
         worker = start_worker(env, log)
         clean_member, clean_ready = wait_ready(f"{probes}/readyz")
-        print(f"after a clean stop: member after {clean_member:.1f} s, ready after {clean_ready:.1f} s", flush=True)
+        time.sleep(settings.session_sweep_s + 2)  # the first sweep, which visits every row the worker holds
+        sent_again = counted(f"{probes}/metrics", 'clickpulse_worker_records_emitted_total{topic="sessions"}')
+        print(f"after a clean stop: member after {clean_member:.1f} s, ready after {clean_ready:.1f} s, "
+              f"{sent_again} session records sent again", flush=True)  # fmt: skip
         stop(worker, signal.SIGKILL)
         worker = start_worker(env, log)
         killed_member, killed_ready = wait_ready(f"{probes}/readyz")
-        restored = restored_in_bulk(f"{probes}/metrics")
+        restored = counted(f"{probes}/metrics", "clickpulse_worker_changelog_records_restored_total")
         print(f"after kill -9:      member after {killed_member:.1f} s, ready after {killed_ready:.1f} s, "
               f"{restored} changelog records restored in bulk", flush=True)  # fmt: skip
         figures = {
@@ -113,6 +118,7 @@ def main() -> None:
             "table_store_bytes": table_bytes,
             "clean_stop_member_s": round(clean_member, 1),
             "clean_stop_ready_s": round(clean_ready, 1),
+            "clean_stop_session_records_sent_again": sent_again,
             "kill_9_member_s": round(killed_member, 1),
             "kill_9_ready_s": round(killed_ready, 1),
             "kill_9_changelog_records_restored_in_bulk": restored,

@@ -355,7 +355,7 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
 
     @app.timer(interval=settings.session_sweep_s)
     async def sweep() -> None:
-        """Close idle sessions and flag abandoned carts: of the visitors due, or of every row after a rebalance."""
+        """Close idle sessions and flag abandoned carts: of the visitors due, or of all after a start or rebalance."""
         wall = int(time.time() * 1000)
         if app.rebalancing or not app.tables.recovery.completed.is_set():
             return

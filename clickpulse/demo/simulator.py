@@ -70,7 +70,9 @@ class Simulator:
         return event
 
     def _page_leave(self, page: dict[str, object], ts: int) -> dict[str, object]:
-        engaged = int(page["_dwell"])  # type: ignore[call-overload]
+        # At most the time the page was open, as the beacon measures it: a live visit plays at time_scale, and its
+        # engaged time must shrink with it, or the demo's sessions would be engaged longer than they last.
+        engaged = max(ts - int(page["at"]), 0)  # type: ignore[call-overload]
         url = page["url"]
         return {"id": self._event_id(), "type": "page_leave", "ts": ts, "url": url, "engaged_ms": engaged,
                 "scroll_pct": self.rng.randint(10, 100)}  # fmt: skip
@@ -119,7 +121,7 @@ class Simulator:
                     purchase_at = clock
                 pending.append(event)
                 if step.type == "pageview":
-                    last_page = {"url": event["url"], "_dwell": step.dwell_s * 1000}
+                    last_page = {"url": event["url"], "at": clock}
                 if len(pending) >= FLUSH_AT or (live and step.type == "pageview"):
                     await self._post(client, shopper, pending)
                     pending = []

@@ -70,9 +70,10 @@ class Simulator:
         return event
 
     def _page_leave(self, page: dict[str, object], ts: int) -> dict[str, object]:
-        # At most the time the page was open, as the beacon measures it: a live visit plays at time_scale, and its
-        # engaged time must shrink with it, or the demo's sessions would be engaged longer than they last.
-        engaged = max(ts - int(page["at"]), 0)  # type: ignore[call-overload]
+        # A share of the time the page was open, as the beacon measures it (visible and active): a live visit plays
+        # at time_scale, and its engaged time must shrink with it, or the demo's sessions would be engaged longer
+        # than they last.
+        engaged = int(max(ts - int(page["at"]), 0) * self.rng.uniform(0.5, 1.0))  # type: ignore[call-overload]
         url = page["url"]
         return {"id": self._event_id(), "type": "page_leave", "ts": ts, "url": url, "engaged_ms": engaged,
                 "scroll_pct": self.rng.randint(10, 100)}  # fmt: skip

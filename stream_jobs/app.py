@@ -347,9 +347,9 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
             schedule_sweep(key, state, site_windowing, tuning)
             if ended or raised:
                 changes.append(write(key, state, partition))
-            closed += ended
-            signals += raised
-        if closed or signals or changes:
+                closed += ended
+                signals += raised
+        if changes:  # a row changes exactly when the sweep ended a session or raised a signal
             await outputs_then_rows(await emit(closed, signals, []), changes)
         return went_on
 

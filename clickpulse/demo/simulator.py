@@ -69,12 +69,11 @@ class Simulator:
             event["props"] = props
         return event
 
-    def _page_leave(self, page: dict[str, object], ts: int) -> dict[str, object]:
+    def _page_leave(self, url: str, opened_at: int, ts: int) -> dict[str, object]:
         # A share of the time the page was open, as the beacon measures it (visible and active): a live visit plays
         # at time_scale, and its engaged time must shrink with it, or the demo's sessions would be engaged longer
         # than they last.
-        engaged = int(max(ts - int(page["at"]), 0) * self.rng.uniform(0.5, 1.0))  # type: ignore[call-overload]
-        url = page["url"]
+        engaged = int(max(ts - opened_at, 0) * self.rng.uniform(0.5, 1.0))
         return {"id": self._event_id(), "type": "page_leave", "ts": ts, "url": url, "engaged_ms": engaged,
                 "scroll_pct": self.rng.randint(10, 100)}  # fmt: skip
 
@@ -113,16 +112,16 @@ class Simulator:
             referrer = shopper.referrer if i == 0 else ""
             pending: list[dict[str, object]] = []
             clock = now_ms() - offset
-            last_page: dict[str, object] | None = None
+            last_page: tuple[str, int] | None = None  # its url and when it was opened
             for step in visit:
                 if step.type == "pageview" and last_page is not None and shopper.persona != "bot":
-                    pending.append(self._page_leave(last_page, clock))
+                    pending.append(self._page_leave(*last_page, clock))
                 event = self._wire(step, clock, referrer)
                 if step.type == "purchase":
                     purchase_at = clock
                 pending.append(event)
                 if step.type == "pageview":
-                    last_page = {"url": event["url"], "at": clock}
+                    last_page = (str(event["url"]), clock)
                 if len(pending) >= FLUSH_AT or (live and step.type == "pageview"):
                     await self._post(client, shopper, pending)
                     pending = []
@@ -132,7 +131,7 @@ class Simulator:
                 else:
                     clock += int(step.dwell_s * 1000)
             if last_page is not None and shopper.persona not in ("bot", "bouncer"):
-                pending.append(self._page_leave(last_page, clock))
+                pending.append(self._page_leave(*last_page, clock))
             if pending:
                 await self._post(client, shopper, pending)
         self.progress.shoppers_done += 1

@@ -7,6 +7,7 @@ same seed gives the same traffic; the ground truth (persona, purchase) comes wit
 from __future__ import annotations
 
 import random
+import zlib
 from dataclasses import dataclass, field
 
 from clickpulse.demo.catalog import CATALOG, Item
@@ -36,6 +37,8 @@ REFERRERS = (
     "https://newsletter.example/",
 )
 CAMPAIGN_QUERIES = ("", "", "", "?utm_source=newsletter&utm_medium=email&utm_campaign=winter", "?gclid=abc123")
+# Where shoppers are, as a CDN in front of ingest reports it (Cloudflare's CF-IPCountry): a European shop's mix.
+COUNTRIES = ("DE", "DE", "DE", "FR", "FR", "GB", "GB", "NL", "AT", "ES", "IT", "PL", "SE", "US", "US", "CH")
 PERSONA_WEIGHTS = {"buyer": 0.18, "researcher": 0.27, "bouncer": 0.3, "cart_abandoner": 0.17, "bot": 0.08}
 
 
@@ -57,6 +60,11 @@ class Shopper:
     visits: list[list[Step]]  # earlier visits first; all but the last are replayed days back
     purchases: bool = False
     customer_id: str = ""
+
+    @property
+    def country(self) -> str:
+        # From the visitor id, not the seeded draws: those shape the traffic that intent quality is measured on.
+        return COUNTRIES[zlib.crc32(self.visitor_id.encode()) % len(COUNTRIES)]
 
 
 def _product_steps(rng: random.Random, items: list[Item], dwell: tuple[float, float]) -> list[Step]:
@@ -117,8 +125,11 @@ def make_shopper(rng: random.Random, n: int) -> Shopper:
 
 def _checkout(rng: random.Random, items: list[Item]) -> list[Step]:
     revenue = round(sum(i.price for i in items), 2)
+    # The cart's lines, as the shop's checkout sends them: the warehouse counts each product's purchases from them.
+    lines = [{"product_id": i.product_id, "name": i.name, "price": i.price, "quantity": 1} for i in items]
+    cart = {"currency": "EUR", "items": lines}
     return [
         Step("pageview", "/checkout.html", dwell_s=rng.uniform(10, 40)),
-        Step("checkout_start", "/checkout.html", dwell_s=0, props={"value": revenue, "currency": "EUR"}),
-        Step("purchase", "/checkout.html", dwell_s=2, props={"revenue": revenue, "currency": "EUR"}),
+        Step("checkout_start", "/checkout.html", dwell_s=0, props={"value": revenue, **cart}),
+        Step("purchase", "/checkout.html", dwell_s=2, props={"revenue": revenue, **cart}),
     ]

@@ -63,8 +63,8 @@ class Simulator:
         if step.item is not None:
             props.update(product_id=step.item.product_id, name=step.item.name, category=step.item.category)
             props.update(price=step.item.price, currency="EUR", quantity=1)
-        if step.type in ("checkout_start", "purchase"):
-            props["items"] = []
+        if step.type == "purchase":
+            props["order_id"] = f"o-{uuid.uuid4().hex[:12]}"  # random, as the event ids are, for the same reason
         if props:
             event["props"] = props
         return event
@@ -86,6 +86,7 @@ class Simulator:
             "User-Agent": shopper.user_agent,
             "Accept-Language": "en-GB,en;q=0.9",  # as a browser sends it: ingest flags browser agents without one
             "Origin": self.shop_origin,
+            "CF-IPCountry": shopper.country,
         }
         delay = 0.2
         while True:

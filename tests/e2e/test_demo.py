@@ -36,5 +36,14 @@ def test_up_with_demo_serves_the_shop_and_its_traffic_reaches_the_dashboard(
         headers = {"Authorization": f"Bearer {site['read_key']}"}
         live = httpx.get(f"{running.api}/v1/sites/{site['site_id']}/realtime", headers=headers).json()
         assert live["active_visitors"] > 0 and live["top_products"]
+
+        def breakdown(dimension: str) -> list[dict[str, object]]:
+            url = f"{running.api}/v1/sites/{site['site_id']}/breakdown/{dimension}"
+            return httpx.get(url, headers=headers).json()["rows"]  # type: ignore[no-any-return]
+
+        # The demo's purchases name what was bought, as the shop's checkout does, and its shoppers have countries
+        # (through the CDN header ingest trusts by default): the dashboard's product and country panels fill.
+        assert wait_until(lambda: sum(int(row["purchases"]) for row in breakdown("product")) > 0, timeout_s=60)  # type: ignore[call-overload]
+        assert {row["value"] for row in breakdown("country")} & {"DE", "FR", "GB"}
     finally:
         running.stop()

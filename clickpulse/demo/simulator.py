@@ -45,6 +45,9 @@ class Simulator:
         self.write_key = write_key
         self.shop_origin = shop_origin.rstrip("/")
         self.rng = random.Random(seed)
+        # Per run, as the event ids are: with the same seed (every `up --demo`), an earlier run's shoppers would go on
+        # with their sessions (a dashboard of 5-minute sessions and no bounces after a restart).
+        self.run_tag = uuid.uuid4().hex[:6]
         self.time_scale = time_scale
         self.progress = Progress()
 
@@ -148,6 +151,8 @@ class Simulator:
 
     async def run(self, shoppers: int, concurrency: int = 25, start_index: int = 0) -> None:
         queue = [make_shopper(self.rng, start_index + n) for n in range(shoppers)]
+        for shopper in queue:
+            shopper.visitor_id += f"_{self.run_tag}"
         limit = asyncio.Semaphore(concurrency)
         async with httpx.AsyncClient(timeout=10) as client:
 

@@ -18,9 +18,11 @@ class RecordingSimulator(Simulator):
     def __init__(self) -> None:
         super().__init__("http://127.0.0.1:1", "wk_test", "http://shop.test", seed=3, time_scale=0.001)
         self.sent: list[dict[str, object]] = []
+        self.visitors: set[str] = set()
 
     async def _post(self, client: httpx.AsyncClient, shopper: Shopper, events: list[dict[str, object]]) -> None:
         self.sent += events
+        self.visitors.add(shopper.visitor_id)
 
 
 def shoppers(seed: int, n: int = 40) -> list[Shopper]:
@@ -47,6 +49,18 @@ def test_two_runs_with_the_same_seed_send_different_event_ids() -> None:
     ids = [{run._wire(Step("pageview", f"/p{n}"), 0, "")["id"] for n in range(50)} for run in runs]
     assert len(ids[0]) == len(ids[1]) == 50
     assert not ids[0] & ids[1]
+
+
+def test_two_runs_with_the_same_seed_send_the_same_journeys_as_other_visitors() -> None:
+    # A restarted `up --demo` reused the visitor ids: its shoppers went on with the earlier run's sessions.
+    runs = [RecordingSimulator() for _ in range(2)]
+    for simulator in runs:
+        asyncio.run(simulator.run(10))
+    visitors = [simulator.visitors for simulator in runs]
+    assert len(visitors[0]) == len(visitors[1]) == 10
+    assert not visitors[0] & visitors[1]
+    journeys = [sorted(str(event["url"]) for event in simulator.sent) for simulator in runs]
+    assert journeys[0] == journeys[1]
 
 
 def test_a_page_leave_reports_no_more_engaged_time_than_its_page_was_open_live_or_replayed() -> None:

@@ -57,22 +57,6 @@ class LiveEvent(BaseModel):
     product: str = Field(description="product id, empty when none")
 
 
-class Realtime(BaseModel):
-    site_id: str
-    at: str = Field(description="when the snapshot was taken, UTC, ISO 8601", examples=["2026-11-23T04:12:31.020Z"])
-    active_visitors: int = Field(description="visitors seen in the last 5 minutes")
-    pageviews_per_minute: list[MinutePageviews] = Field(description="the last 30 minutes, oldest first")
-    pageviews_last_30_min: int
-    top_pages: list[Ranked] = Field(description="up to 10, last 30 minutes")
-    top_products: list[Ranked] = Field(description="up to 10, last 30 minutes")
-    recent_events: list[LiveEvent] = Field(description="up to 20, newest first")
-    late_events: int = Field(
-        description="since the site began, not in the last 30 minutes: events older than their visitor's newest one "
-        "by more than the session gap and grace, stored and counted in /stats' page views but in no session and in "
-        "no live figure"
-    )
-
-
 class Signal(BaseModel):
     id: str = Field(description="stable: the same signal never comes with another id")
     kind: Literal["high_intent", "abandoned_cart", "returning_customer"]
@@ -82,6 +66,26 @@ class Signal(BaseModel):
     reasons: list[str] = Field(examples=[["started checkout", "added sku-1 to cart", "viewed sku-1 again"]])
     products: list[str] = Field(description="product ids the signal is about", examples=[["sku-1"]])
     at: str = Field(description="UTC, ISO 8601", examples=["2026-11-23T04:12:09.114Z"])
+
+
+class Realtime(BaseModel):
+    site_id: str
+    at: str = Field(description="when the snapshot was taken, UTC, ISO 8601", examples=["2026-11-23T04:12:31.020Z"])
+    active_visitors: int = Field(description="visitors seen in the last 5 minutes")
+    pageviews_per_minute: list[MinutePageviews] = Field(description="the last 30 minutes, oldest first")
+    pageviews_last_30_min: int
+    top_pages: list[Ranked] = Field(description="up to 10, last 30 minutes")
+    top_products: list[Ranked] = Field(description="up to 10, last 30 minutes")
+    recent_events: list[LiveEvent] = Field(description="up to 20, newest first")
+    intent_signals: list[Signal] = Field(
+        description="the latest purchase-intent signals, up to 20, newest first, as /intent lists them (which keeps "
+        "them all)"
+    )
+    late_events: int = Field(
+        description="since the site began, not in the last 30 minutes: events older than their visitor's newest one "
+        "by more than the session gap and grace, stored and counted in /stats' page views but in no session and in "
+        "no live figure"
+    )
 
 
 class IntentPage(BaseModel):

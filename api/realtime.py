@@ -10,9 +10,11 @@ import redis.asyncio as aioredis
 from api.time_range import utc_iso_ms
 from clickpulse import live_keys as keys
 from clickpulse.live_keys import FeedItem
+from clickpulse.records import IntentSignal
 
 TOP_N = 10
 feed_item_decoder = msgspec.json.Decoder(FeedItem)
+signal_decoder = msgspec.json.Decoder(IntentSignal)
 
 
 class RealtimeReader:
@@ -30,11 +32,12 @@ class RealtimeReader:
             for m in minutes:
                 pipe.zrange(keys.top_minute(site_id, what, m), 0, -1, withscores=True)
         pipe.lrange(keys.feed(site_id), 0, 19)
+        pipe.lrange(keys.intent_signals(site_id), 0, keys.SIGNALS_KEPT - 1)
         pipe.get(keys.late_events(site_id))
         results = await pipe.execute()
         active, per_minute = results[0], results[1]
         tops = results[2 : 2 + 2 * len(minutes)]
-        feed, late = results[-2], results[-1]
+        feed, signals, late = results[-3:]
         return {
             "site_id": site_id,
             "at": utc_iso_ms(now),
@@ -47,6 +50,7 @@ class RealtimeReader:
             "top_pages": _top(tops[: len(minutes)]),
             "top_products": _top(tops[len(minutes) :]),
             "recent_events": [_feed_event(item) for item in feed],
+            "intent_signals": _signals(signals),
             "late_events": int(late or 0),
         }
 
@@ -66,3 +70,25 @@ def _feed_event(item: bytes) -> dict[str, object]:
     event = msgspec.structs.asdict(feed_item_decoder.decode(item))
     event["ts"] = utc_iso_ms(event["ts"])
     return event
+
+
+def _signals(items: list[bytes]) -> list[dict[str, object]]:
+    """The latest signals as the intent feed answers them. A worker that crashed after sending a batch's signals
+    raises them again with the same ids: each is listed once."""
+    listed: dict[str, dict[str, object]] = {}
+    for item in items:
+        signal = signal_decoder.decode(item)
+        listed.setdefault(
+            signal.id,
+            {
+                "id": signal.id,
+                "kind": signal.kind,
+                "visitor_id": signal.visitor_id,
+                "customer_id": signal.customer_id or None,
+                "score": round(signal.score, 4),
+                "reasons": signal.reasons,
+                "products": signal.products,
+                "at": utc_iso_ms(signal.at),
+            },
+        )
+    return list(listed.values())

@@ -11,6 +11,7 @@ MINUTE_MS = 60_000
 ACTIVE_WINDOW_MS = 5 * MINUTE_MS
 LIVE_WINDOW_MINUTES = 30
 FEED_LENGTH = 100
+SIGNALS_KEPT = 20  # the latest purchase-intent signals, for the dashboard; the CRM feed (ClickHouse) keeps them all
 # Pages and products kept per minute bucket, the most viewed: visitors name them (any path, any product id), so a
 # flood of made-up ones would otherwise grow Redis and every dashboard's snapshot without bound.
 TOP_KEPT_PER_MINUTE = 100
@@ -30,6 +31,10 @@ def top_minute(site: str, what: str, minute: int) -> str:
 
 def feed(site: str) -> str:
     return f"cp:{{{site}}}:feed"
+
+
+def intent_signals(site: str) -> str:
+    return f"cp:{{{site}}}:signals"
 
 
 def late_events(site: str) -> str:

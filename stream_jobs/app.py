@@ -287,11 +287,12 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
                 late[state.site_id] += result.late
         hand_off = outputs_then_rows(await emit(sessions, signals, links), changes)
         events = sum(len(messages) for messages in batch.values())
-        return finish(hand_off, applied, late, wall, events, started)
+        return finish(hand_off, applied, signals, late, wall, events, started)
 
     async def finish(
         hand_off: Awaitable[None],
         applied: list[EnrichedEvent],
+        signals: list[IntentSignal],
         late: Counter[str],
         wall: int,
         events: int,
@@ -299,7 +300,7 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
     ) -> None:
         """Live state counts what Kafka has: a crash before this re-applies the batch, which then counts."""
         await hand_off
-        await live.record(applied, late, wall)
+        await live.record(applied, late, wall, signals)
         metrics.batch_done(events, len(applied), sum(late.values()), time.perf_counter() - started, time.time())
 
     @app.task
@@ -308,8 +309,9 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
 
     @app.agent(erasures_topic, concurrency=1)
     async def erase(stream: faust.StreamT) -> None:
-        """A visitor asked to be forgotten: their sessions and intent state leave the table, and so does their
-        live presence. The row keeps when they asked, so their events still in Kafka are skipped too."""
+        """A visitor asked to be forgotten: their sessions and intent state leave the table, and so do their live
+        presence, feed items and signals. The row keeps when they asked, so their events still in Kafka are skipped
+        too."""
         async for event in stream.events():
             key, partition = event.message.key, event.message.partition
             try:
@@ -351,6 +353,8 @@ def create_app(settings: Settings, metrics: WorkerMetrics, hand_offs: RowHandOff
                 signals += raised
         if changes:  # a row changes exactly when the sweep ended a session or raised a signal
             await outputs_then_rows(await emit(closed, signals, []), changes)
+            if signals:
+                await live.record([], Counter(), wall, signals)
         return went_on
 
     @app.timer(interval=settings.session_sweep_s)

@@ -1,8 +1,8 @@
-"""Erased feed items out of Redis's append-only file, not only out of its memory.
+"""Erased feed items and signals out of Redis's append-only file, not only out of its memory.
 
-An erasure removes the visitor's feed items from Redis's memory, but its append-only file keeps the commands
-that wrote them until Redis rewrites the file, which by default waits until the file has doubled past 64 MB:
-on a quiet site, never. After an erasure the worker asks Redis for a rewrite (BGREWRITEAOF), at most once per
+An erasure removes the visitor's feed items and latest signals from Redis's memory, but its append-only file keeps
+the commands that wrote them until Redis rewrites the file, which by default waits until the file has doubled past
+64 MB: on a quiet site, never. After an erasure the worker asks Redis for a rewrite (BGREWRITEAOF), at most once per
 interval, so what an erasure removed leaves Redis's disk within about that long. A Redis without an
 append-only file is left alone: a rewrite would create one.
 """

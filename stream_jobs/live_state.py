@@ -2,8 +2,9 @@
 
 Keys are per site so a Redis cluster can shard them. Minute buckets expire on their own. The counters are
 best-effort: a Redis error is logged (at most once a minute) and the worker goes on, since sessions, signals
-and the warehouse must not wait for Redis. An erasure's cleanup is the exception: the feed has no expiry,
-so forget waits for Redis, and then has Redis rewrite its append-only file (stream_jobs/append_only_file.py).
+and the warehouse must not wait for Redis. An erasure's cleanup is the exception: the event feed and the latest
+signals have no expiry, so forget waits for Redis, and then has Redis rewrite its append-only file
+(stream_jobs/append_only_file.py).
 """
 
 from __future__ import annotations
@@ -19,14 +20,22 @@ from redis.exceptions import RedisError
 from clickpulse import live_keys as keys
 from clickpulse.live_keys import FeedItem
 from clickpulse.outage_log import OutageLog
-from clickpulse.records import EnrichedEvent
+from clickpulse.records import EnrichedEvent, IntentSignal
 from stream_jobs.append_only_file import AppendOnlyFileRewrite
 
 BUCKET_TTL_S = 2 * 3600
-feed_item_decoder = msgspec.json.Decoder(FeedItem)
 LIVE_WINDOW_MS = keys.LIVE_WINDOW_MINUTES * keys.MINUTE_MS
 FORGET_RETRY_S = 1.0
 log = logging.getLogger(__name__)
+
+
+class Whose(msgspec.Struct):
+    """The visitor a feed item or a signal is about: all an erasure reads of either."""
+
+    visitor_id: str
+
+
+whose_decoder = msgspec.json.Decoder(Whose)
 
 
 class LiveState:
@@ -35,17 +44,19 @@ class LiveState:
         self.file_rewrite = AppendOnlyFileRewrite(redis)
         self._outage = OutageLog(log)
 
-    async def record(self, events: list[EnrichedEvent], late: Counter[str], wall_ms: int) -> None:
-        """Fold one batch into the live keys with one round trip."""
+    async def record(
+        self, events: list[EnrichedEvent], late: Counter[str], wall_ms: int, signals: list[IntentSignal]
+    ) -> None:
+        """Fold one batch (or one sweep's signals) into the live keys with one round trip."""
         try:
-            await self._record(events, late, wall_ms)
+            await self._record(events, late, wall_ms, signals)
         except RedisError as exc:
             self._redis_failed("record a batch", exc)
 
     async def forget(self, site_id: str, visitor_id: str) -> None:
-        """An erased visitor leaves the live state: their presence and their items in the feed. Unlike the
-        counters this is not best-effort (the feed keeps no expiry): while Redis is down it tries again, and the
-        erasures behind it wait."""
+        """An erased visitor leaves the live state: their presence, their items in the feed and their signals.
+        Unlike the counters this is not best-effort (those lists keep no expiry): while Redis is down it tries
+        again, and the erasures behind it wait."""
         while True:
             try:
                 await self._forget(site_id, visitor_id)
@@ -58,7 +69,9 @@ class LiveState:
     def _redis_failed(self, doing: str, exc: RedisError) -> None:
         self._outage.failed("live state in Redis not updated (last failed write: %s): %r", doing, exc)
 
-    async def _record(self, events: list[EnrichedEvent], late: Counter[str], wall_ms: int) -> None:
+    async def _record(
+        self, events: list[EnrichedEvent], late: Counter[str], wall_ms: int, signals: list[IntentSignal]
+    ) -> None:
         pipe = self.redis.pipeline(transaction=False)
         last_seen: dict[str, dict[str, int]] = defaultdict(dict)
         pageviews: Counter[tuple[str, int]] = Counter()
@@ -95,9 +108,17 @@ class LiveState:
             for bucket in buckets:
                 pipe.expire(bucket, BUCKET_TTL_S)
                 pipe.zremrangebyrank(bucket, 0, -keys.TOP_KEPT_PER_MINUTE - 1)
-        for site, items in feed.items():
-            pipe.lpush(keys.feed(site), *items[-keys.FEED_LENGTH :])
-            pipe.ltrim(keys.feed(site), 0, keys.FEED_LENGTH - 1)
+        raised: dict[str, list[bytes]] = defaultdict(list)
+        for signal in signals:
+            raised[signal.site_id].append(msgspec.json.encode(signal))
+        for key_of, lists, kept in (
+            (keys.feed, feed, keys.FEED_LENGTH),
+            (keys.intent_signals, raised, keys.SIGNALS_KEPT),
+        ):
+            for site, items in lists.items():
+                pipe.lpush(key_of(site), *items[-kept:])
+                pipe.ltrim(key_of(site), 0, kept - 1)
+        for site in feed.keys() | raised.keys():
             pipe.publish(keys.updates_channel(site), b"tick")
         for site, n in late.items():
             pipe.incrby(keys.late_events(site), n)
@@ -105,11 +126,11 @@ class LiveState:
             await pipe.execute()
 
     async def _forget(self, site_id: str, visitor_id: str) -> None:
-        feed = keys.feed(site_id)
         pipe = self.redis.pipeline(transaction=False)
         pipe.zrem(keys.active_visitors(site_id), visitor_id)
-        for item in await self.redis.lrange(feed, 0, -1):
-            if feed_item_decoder.decode(item).visitor_id == visitor_id:
-                pipe.lrem(feed, 0, item)  # by value: items pushed meanwhile stay
+        for key in (keys.feed(site_id), keys.intent_signals(site_id)):
+            for item in await self.redis.lrange(key, 0, -1):
+                if whose_decoder.decode(item).visitor_id == visitor_id:
+                    pipe.lrem(key, 0, item)  # by value: items pushed meanwhile stay
         pipe.publish(keys.updates_channel(site_id), b"tick")
         await pipe.execute()

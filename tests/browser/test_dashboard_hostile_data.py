@@ -1,7 +1,7 @@
 """Stored XSS, as Matomo's and PostHog's CVEs had it: markup that visitors send as page addresses, campaign tags and
-product ids, through the beacon, Segment's API and the pixel, reaches the dashboard's live lists and 7-day cards as
-text and never runs; and the dashboard's policy refuses any script it did not ship, should a change ever write such
-text as markup."""
+product ids, through the beacon, Segment's API and the pixel, reaches the dashboard's live lists, intent signals and
+7-day cards as text and never runs; and the dashboard's policy refuses any script it did not ship, should a change
+ever write such text as markup."""
 
 from __future__ import annotations
 
@@ -30,6 +30,12 @@ def send_markup_through_every_route(stack: RunningStack, site: dict[str, str]) -
          "url": f"https://shop.test/b/{MARKUP}?utm_source={MARKUP}"},
         {"id": uuid.uuid4().hex, "type": "product_view", "ts": now, "url": "https://shop.test/p",
          "props": {"product_id": f"b-{MARKUP}", "name": MARKUP, "price": 1}},
+        # Enough intent for a signal, whose products and reasons name the product id.
+        {"id": uuid.uuid4().hex, "type": "product_view", "ts": now + 1, "url": "https://shop.test/p",
+         "props": {"product_id": f"b-{MARKUP}", "name": MARKUP, "price": 1}},
+        {"id": uuid.uuid4().hex, "type": "add_to_cart", "ts": now + 2, "url": "https://shop.test/p",
+         "props": {"product_id": f"b-{MARKUP}", "price": 1}},
+        {"id": uuid.uuid4().hex, "type": "checkout_start", "ts": now + 3, "url": "https://shop.test/c"},
     ]  # fmt: skip
     assert send_batch(stack.ingest, site, f"v-{MARKUP[:20]}", beacon) == 200
     segment = {
@@ -73,6 +79,9 @@ def test_markup_sent_as_tracked_data_shows_as_text_and_the_dashboard_refuses_scr
     cards = "[...document.querySelectorAll('[data-breakdown=entry_page] li, [data-breakdown=source] li')]"
     carded = f"{cards}.map((li) => li.firstChild.textContent)"
     assert wait_until(lambda: {MARKUP, f"/b/{MARKUP}"} <= set(page.evaluate(carded)), 20, every_s=0.5)
+    signal = "[...document.querySelectorAll('#signals li span')].map((span) => span.textContent).join(' ')"
+    assert wait_until(lambda: f"added b-{MARKUP} to cart" in page.evaluate(signal), 20, every_s=0.5)
+    assert f"  b-{MARKUP}" in page.evaluate(signal)
     assert page.evaluate("document.querySelectorAll('main img, main script, main svg').length") == 0
     assert page.evaluate("window.__ran") is None
     assert refused == []  # the page's own script and style run under its policy

@@ -65,6 +65,24 @@ def test_high_intent_signals_arrive_with_reasons_and_the_customer(stack: Running
     assert signal["at"].endswith("Z")
 
 
+def test_the_live_snapshot_lists_the_latest_signals_newest_first_as_the_feed_has_them(stack: RunningStack) -> None:
+    # The dashboard's intent panel reads them from Redis with the rest of "now", not from the warehouse.
+    site = stack.create_site("intent-live")
+    headers = {"Authorization": f"Bearer {site['read_key']}"}
+
+    def live() -> list[dict[str, Any]]:
+        url = f"{stack.api}/v1/sites/{site['site_id']}/realtime"
+        return httpx.get(url, headers=headers).json()["intent_signals"]  # type: ignore[no-any-return]
+
+    for n, visitor in enumerate(("first", "second")):
+        send_batch(stack.ingest, site, visitor, shopping(int(time.time() * 1000), f"sku-{n}"))
+        assert wait_until(lambda n=n: len(live()) == n + 1, timeout_s=60), live()
+    assert [signal["visitor_id"] for signal in live()] == ["second", "first"]
+    assert wait_until(lambda: len(feed_page(stack, site, None, 10)["signals"]) == 2, timeout_s=60)
+    by_id = {signal["id"]: signal for signal in feed_page(stack, site, None, 10)["signals"]}
+    assert {signal["id"]: signal for signal in live()} == by_id
+
+
 def test_paging_never_repeats_or_skips_while_new_signals_arrive(stack: RunningStack) -> None:
     site = stack.create_site("intent-paging")
     now = int(time.time() * 1000)

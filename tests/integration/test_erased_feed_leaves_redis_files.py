@@ -1,4 +1,5 @@
-"""An erased visitor's feed items leave Redis's append-only file, not only its memory, in a real redis-server."""
+"""An erased visitor's feed items and signals leave Redis's append-only file, not only its memory, in a real
+redis-server."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
+from clickpulse import live_keys as keys
 from clickpulse.local_stack.redis_server import redis_command
-from clickpulse.records import EnrichedEvent
+from clickpulse.records import EnrichedEvent, IntentSignal
 from clickpulse.settings import Settings
 from stream_jobs.append_only_file import AppendOnlyFileRewrite
 from stream_jobs.live_state import LiveState
@@ -63,7 +65,11 @@ async def record_two_visitors(redis: aioredis.Redis, live: LiveState) -> None:
         EnrichedEvent(event_id=f"e-{v}", site_id="s", visitor_id=v.decode(), type="pageview", ts=now, received_at=now)
         for v in (ERASED, KEPT)
     ]
-    await live.record(events, Counter(), now)
+    signals = [
+        IntentSignal(id=f"sig-{v}", site_id="s", kind="high_intent", visitor_id=v.decode(), score=0.9, at=now)
+        for v in (ERASED, KEPT)
+    ]
+    await live.record(events, Counter(), now, signals)
 
 
 async def rewrites_done(redis: aioredis.Redis, at_least: int) -> int:
@@ -77,7 +83,7 @@ async def rewrites_done(redis: aioredis.Redis, at_least: int) -> int:
         await asyncio.sleep(0.05)
 
 
-def test_an_erased_visitors_feed_items_leave_the_append_only_file_and_others_stay(
+def test_an_erased_visitors_feed_items_and_signals_leave_the_append_only_file_and_others_stay(
     redis_servers: dict[int, Path],
 ) -> None:
     async def scenario() -> None:
@@ -92,6 +98,8 @@ def test_an_erased_visitors_feed_items_leave_the_append_only_file_and_others_sta
             files = on_disk(redis_servers[WITH_FILE])
             assert ERASED not in files
             assert KEPT in files
+            for key in (keys.feed("s"), keys.intent_signals("s")):
+                assert [KEPT in item for item in await redis.lrange(key, 0, -1)] == [True]
         finally:
             await redis.aclose()
 

@@ -1,6 +1,6 @@
-"""The worker's sweep against real Kafka and Redis: an idle session is closed by the sweep, and a worker
-restarted on its table sweeps every row it holds (the full sweep of a new generation) without sending their
-sessions again or writing their rows again."""
+"""The worker's sweep against real Kafka and Redis: an idle session is closed by the sweep, a worker restarted on
+its table sweeps every row it holds (the full sweep of a new generation) without sending their sessions again or
+writing their rows again, and a cart left behind is signalled, also to the dashboard's live signals."""
 
 from __future__ import annotations
 
@@ -9,11 +9,15 @@ import time
 import uuid
 from collections.abc import Iterator
 
+import msgspec
 import pytest
+import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer
 
-from clickpulse.records import SESSIONS_TOPIC, EnrichedEvent, Session, session_decoder
+from clickpulse import live_keys as keys
+from clickpulse.records import SESSIONS_TOPIC, EnrichedEvent, IntentSignal, Product, Session, session_decoder
 from clickpulse.settings import Settings
+from clickpulse.sites import SiteRegistry
 from stream_jobs.sessionizer import session_id
 from tests.kafka_and_redis import kafka_and_redis_at, settings_of, start_worker, stop_worker
 from tests.kafka_records import put_events, table_changelog
@@ -96,3 +100,40 @@ def test_an_idle_session_closes_by_sweep_and_a_restarted_worker_sends_nothing_ag
         stop_worker(worker)
     assert [s for s in sessions_of(settings, site) if s.visitor_id == "v"] == before
     assert changelog_rows_of(settings, site) == rows_before + 2  # w's row by its event and by its close, v's never
+
+
+def test_a_cart_left_behind_is_signalled_by_the_sweep_to_the_live_signals_once(services: dict[str, str]) -> None:
+    settings = settings_of(services)
+
+    async def site_abandoning_after_a_second() -> str:
+        redis = aioredis.Redis.from_url(settings.redis_url)
+        try:
+            registry = SiteRegistry(redis)
+            site = (await registry.create("abandoning")).site_id
+            await registry.tune_intent(site, {"abandon_after_ms": 1_000})
+            return site
+        finally:
+            await redis.aclose()
+
+    async def live_signals(site: str) -> list[IntentSignal]:
+        redis = aioredis.Redis.from_url(settings.redis_url)
+        try:
+            items = await redis.lrange(keys.intent_signals(site), 0, -1)
+            return [msgspec.json.decode(item, type=IntentSignal) for item in items]
+        finally:
+            await redis.aclose()
+
+    site = asyncio.run(site_abandoning_after_a_second())  # before the worker starts: it reads the registry then
+    now = int(time.time() * 1000)
+    cart = EnrichedEvent(event_id=str(uuid.uuid4()), site_id=site, visitor_id="c", type="add_to_cart", ts=now + 1,
+                         received_at=now, path="/p", products=[Product("sku-3")])  # fmt: skip
+    worker = start_worker(services)
+    try:
+        put_events(settings, [pageview(site, "c", now), cart])
+        # The session closes after its 1 s gap, and the cart is abandoned a second after that: both by the sweep.
+        assert wait_until(lambda: asyncio.run(live_signals(site)), 60)
+        time.sleep(3)  # more sweeps: the signal stays one
+    finally:
+        stop_worker(worker)
+    (signal,) = asyncio.run(live_signals(site))
+    assert (signal.kind, signal.visitor_id, signal.products) == ("abandoned_cart", "c", ["sku-3"])

@@ -27,7 +27,7 @@ def test_live_writes_go_on_without_redis_and_warn_once_not_once_per_batch(caplog
         live = LiveState(redis)
         try:
             for _ in range(3):
-                await live.record([event], Counter({"s": 1}), wall_ms=1_000)
+                await live.record([event], Counter({"s": 1}), wall_ms=1_000, signals=[])
         finally:
             await redis.aclose()
 

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import orjson
 from fastapi import Depends, FastAPI, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.security import HTTPBearer
 from redis.exceptions import RedisError
 from starlette.responses import StreamingResponse
@@ -449,11 +449,13 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
 
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
+    # The page as read here, not the file at each request: its policy allows the script and style of this text by
+    # their hashes, so a page edited while the API runs would have its script refused.
     dashboard_page = (STATIC / "dashboard.html").read_text()
     dashboard_headers = {"Cache-Control": "no-cache", "Content-Security-Policy": page_policy(dashboard_page)}
 
     @app.get("/", include_in_schema=False)
-    async def dashboard() -> FileResponse:
-        return FileResponse(STATIC / "dashboard.html", headers=dashboard_headers)
+    async def dashboard() -> HTMLResponse:
+        return HTMLResponse(dashboard_page, headers=dashboard_headers)
 
     return app

@@ -52,6 +52,7 @@ from clickhouse.erasures import erase_customer, erase_visitors
 from clickhouse.loader import Loader
 from clickhouse.loader_probes import loader_metrics
 from clickhouse.migrate import apply_migrations
+from clickhouse.retention import apply_retention
 from clickpulse.prometheus_text import CONTENT_TYPE
 from clickpulse.records import INTENT_TOPIC, Erasure
 from clickpulse.redis_pool import request_serving_redis
@@ -111,6 +112,7 @@ def create_app(settings: Settings, *, run_loader: bool | None = None) -> FastAPI
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = connect(settings)
         await asyncio.to_thread(apply_migrations, client, settings.clickhouse_database)
+        await asyncio.to_thread(apply_retention, client, settings.clickhouse_database, settings.retention_days)
         warehouse.queries = StatsQueries(client, settings.clickhouse_database)
         partition_ends = PartitionEnds(settings.kafka_bootstrap, settings.topic(INTENT_TOPIC))
         warehouse.intent = IntentFeed(client, settings.clickhouse_database, partition_ends)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import msgspec
 import redis.asyncio as aioredis
+from pydantic import ValidationError
 
 from clickpulse.log_format import configure_logging, logging_config
 from clickpulse.settings import Settings, get_settings
@@ -95,6 +96,7 @@ def _run_loader(settings: Settings, args: argparse.Namespace) -> None:
     from clickhouse.loader import Loader
     from clickhouse.loader_probes import run_with_probes
     from clickhouse.migrate import apply_migrations
+    from clickhouse.retention import apply_retention
     from clickpulse.probe_server import ProbePortTaken
 
     if settings.effective_clickhouse_dsn.startswith("chdb:"):
@@ -107,6 +109,7 @@ def _run_loader(settings: Settings, args: argparse.Namespace) -> None:
     _exit_if_unreachable(wait_for_clickhouse(settings))
     client = connect(settings)
     apply_migrations(client, settings.clickhouse_database)
+    apply_retention(client, settings.clickhouse_database, settings.retention_days)
     stop = asyncio.Event()
 
     async def main() -> None:
@@ -124,10 +127,13 @@ def _run_loader(settings: Settings, args: argparse.Namespace) -> None:
 def _migrate(settings: Settings, args: argparse.Namespace) -> None:
     from clickhouse.client import connect, wait_for_clickhouse
     from clickhouse.migrate import apply_migrations
+    from clickhouse.retention import apply_retention
 
     _exit_if_unreachable(wait_for_clickhouse(settings))
-    applied = apply_migrations(connect(settings), settings.clickhouse_database)
-    print(json.dumps({"applied": applied}))
+    client, database = connect(settings), settings.clickhouse_database
+    applied = apply_migrations(client, database)
+    retention_changed = apply_retention(client, database, settings.retention_days)
+    print(json.dumps({"applied": applied, "retention_changed": retention_changed}))
 
 
 async def _ensure_topics(settings: Settings) -> None:
@@ -342,7 +348,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        # Each wrong setting by its variable's name, without a traceback: an operator's typo, not our bug.
+        wrong = [f"CLICKPULSE_{'_'.join(map(str, e['loc'])).upper()}={e['input']!r}: {e['msg']}" for e in exc.errors()]
+        sys.exit("error: " + "; ".join(wrong))
     configure_logging(settings.log_level)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     args.run(settings, args)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +34,8 @@ class Settings(BaseSettings):
     # is always clickhouse_database.
     clickhouse_dsn: str = ""
     clickhouse_database: str = "clickpulse"
+    # Days the warehouse keeps events, sessions, signals and identity links (0: for ever).
+    retention_days: int = Field(default=0, ge=0)
 
     # HTTP services
     api_host: str = "127.0.0.1"

@@ -11,7 +11,8 @@ from clickhouse_connect.driver.client import Client
 
 from api.cursors import NOT_HANDED_OUT, BadCursor, seal, unseal
 from api.intent_partition_ends import PartitionEnds
-from api.time_range import utc_iso
+from api.time_range import epoch_ms, utc_iso_ms
+from clickpulse.records import IntentSignal
 
 MAX_LIMIT = 1000  # signals per page
 # Kafka's own bounds: partitions are int32, offsets int64 (a larger forged number would fail the query or the encode).
@@ -87,16 +88,30 @@ class IntentFeed:
         signals = []
         for sid, kind, visitor, customer, score, reasons, products, at, partition, offset in rows:
             positions[int(partition)] = int(offset)
-            signals.append(
-                {
-                    "id": sid,
-                    "kind": kind,
-                    "visitor_id": visitor,
-                    "customer_id": customer or None,
-                    "score": round(float(score), 4),
-                    "reasons": list(reasons),
-                    "products": list(products),
-                    "at": utc_iso(at),
-                }
+            signal = IntentSignal(
+                id=sid,
+                site_id=site_id,
+                kind=kind,
+                visitor_id=visitor,
+                customer_id=customer,
+                score=float(score),
+                at=epoch_ms(at),
+                reasons=list(reasons),
+                products=list(products),
             )
+            signals.append(signal_answer(signal))
         return {"signals": signals, "next_cursor": encode_cursor(site_id, positions), "cursor_reset": bool(reset)}
+
+
+def signal_answer(signal: IntentSignal) -> dict[str, object]:
+    """A signal as the API answers it, in the feed and in the live snapshot alike."""
+    return {
+        "id": signal.id,
+        "kind": signal.kind,
+        "visitor_id": signal.visitor_id,
+        "customer_id": signal.customer_id or None,
+        "score": round(signal.score, 4),
+        "reasons": signal.reasons,
+        "products": signal.products,
+        "at": utc_iso_ms(signal.at),
+    }

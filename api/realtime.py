@@ -7,6 +7,7 @@ import time
 import msgspec
 import redis.asyncio as aioredis
 
+from api.intent_feed import signal_answer
 from api.time_range import utc_iso_ms
 from clickpulse import live_keys as keys
 from clickpulse.live_keys import FeedItem
@@ -78,17 +79,6 @@ def _signals(items: list[bytes]) -> list[dict[str, object]]:
     listed: dict[str, dict[str, object]] = {}
     for item in items:
         signal = signal_decoder.decode(item)
-        listed.setdefault(
-            signal.id,
-            {
-                "id": signal.id,
-                "kind": signal.kind,
-                "visitor_id": signal.visitor_id,
-                "customer_id": signal.customer_id or None,
-                "score": round(signal.score, 4),
-                "reasons": signal.reasons,
-                "products": signal.products,
-                "at": utc_iso_ms(signal.at),
-            },
-        )
+        if signal.id not in listed:
+            listed[signal.id] = signal_answer(signal)
     return list(listed.values())

@@ -29,11 +29,11 @@ def apply_retention(client: Client, database: str, days: int) -> list[str]:
         ).result_rows[0][0]
         found = TABLE_TTL.search(engine)
         current = found.group(1) if found else None
-        wanted = f"toDateTime({column}) + toIntervalDay({days})" if days else None
+        wanted = f"toDateTime({column}) + toIntervalDay({days})" if days else None  # as ClickHouse shows a TTL
         if current == wanted:
             continue
         if wanted:
-            client.command(f"ALTER TABLE {database}.{table} MODIFY TTL toDateTime({column}) + INTERVAL {days} DAY")
+            client.command(f"ALTER TABLE {database}.{table} MODIFY TTL {wanted}")
         else:
             client.command(f"ALTER TABLE {database}.{table} REMOVE TTL")
         changed.append(table)

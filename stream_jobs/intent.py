@@ -22,13 +22,18 @@ import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import msgspec
 
 from clickpulse.records import EnrichedEvent, IntentSignal
 
 DAY_MS = 86_400_000
+# Keys kept per map of a visitor's state (reasons, product and category interest, views, cart lines). A shopper has
+# a few dozen; a script posing as one would otherwise grow its row, decoded, scored and stored at each of its
+# events, without end. Past it the weakest (the oldest cart lines) go, down to three quarters, so it is rare work.
+MAX_KEYS = 200
+Weight = TypeVar("Weight", int, float)
 
 
 class IntentSettings(msgspec.Struct, frozen=True):
@@ -215,12 +220,28 @@ def observe(state: IntentState, event: EnrichedEvent, v: Visitor, s: IntentSetti
         state.purchased_at = event.ts
         state.cart = {}
         state.features = {r: w for r, w in features.items() if r.startswith(("viewed", "browsed"))}
+    if len(state.features) > MAX_KEYS or len(state.views) > MAX_KEYS or len(state.cart) > MAX_KEYS:
+        _shed(state)
     state.score = _score(state, factor, s)
     if before < s.threshold <= state.score:
         signal = _signal(state, v, "high_intent", top_products(state)[:1], event.ts, s)
         if signal:
             out.append(signal)
     return out
+
+
+def _shed(state: IntentState) -> None:
+    keep = MAX_KEYS * 3 // 4
+    state.features = _strongest(state.features, keep)
+    state.product_interest = _strongest(state.product_interest, keep)
+    state.category_interest = _strongest(state.category_interest, keep)
+    state.views = _strongest(state.views, keep)
+    state.viewed_in_session = {p: i for p, i in state.viewed_in_session.items() if p in state.views}
+    state.cart = dict(list(state.cart.items())[-keep:])
+
+
+def _strongest(weights: dict[str, Weight], keep: int) -> dict[str, Weight]:
+    return dict(sorted(weights.items(), key=lambda kv: kv[1], reverse=True)[:keep])
 
 
 def session_ended(state: IntentState, wall_ms: int) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import msgspec
+
 from bench.intent_quality import evaluate, roc_auc
 from clickpulse.records import EnrichedEvent, Product
 from stream_jobs import intent
@@ -133,3 +135,23 @@ def test_on_simulated_traffic_the_score_ranks_future_buyers_first() -> None:
     assert figures["roc_auc_before_purchase"] >= 0.8
     assert figures["roc_auc_first_visit_of_returning"] >= 0.8
     assert figures["abandoned_cart_signals"] > 0
+
+
+def test_a_visitor_naming_thousands_of_products_keeps_a_bounded_state_and_the_strongest_interest() -> None:
+    # A script posing as a shopper: its row is decoded, scored and stored at each of its events.
+    state, n = IntentState(), 5_000
+    feed(
+        state, [ev("product_view", T0, "wanted"), ev("product_view", T0, "wanted"), ev("add_to_cart", T0 + 1, "wanted")]
+    )
+    events = []
+    for i in range(n):
+        events.append(ev("product_view", T0 + 2 + 2 * i, f"p{i}"))
+        events.append(ev("add_to_cart", T0 + 3 + 2 * i, f"p{i}"))
+    feed(state, events)
+    for kept in (state.features, state.product_interest, state.views, state.viewed_in_session, state.cart):
+        assert 0 < len(kept) <= intent.MAX_KEYS
+    assert len(msgspec.json.encode(state)) < 64 * 1024
+    assert f"p{n - 1}" in state.cart  # the latest cart lines stay
+    assert intent.top_products(state)[0] == "wanted"  # viewed twice and added before the flood: the strongest
+    feed(state, [ev("product_view", T0 + 3 * n, "wanted")])
+    assert "viewed wanted again" in state.features and state.views["wanted"] == 3

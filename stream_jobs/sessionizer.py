@@ -24,6 +24,11 @@ from stream_jobs.intent import IntentState, Visitor
 
 BOUNCE_ENGAGED_MS = 10_000
 EVENT_KEY_BYTES = 8
+# A session knows its last 10,000 events (80 KB of keys) and 1,000 orders: enough for any retry or redelivered copy,
+# which come soon after the original, while a script sending one visitor's events all day cannot grow the row
+# decoded and encoded at each of its batches without end. Past a bound the newest three quarters stay.
+MAX_EVENT_KEYS = 10_000
+MAX_ORDER_IDS = 1_000
 
 
 class SessionState(msgspec.Struct, omit_defaults=True):
@@ -149,6 +154,7 @@ def _absorb(session: SessionState, event: EnrichedEvent, key: bytes, repeated_or
         session.revenue_by_currency[currency] = session.revenue_by_currency.get(currency, 0.0) + event.revenue
         if event.order_id:
             session.order_ids.append(event.order_id)
+    _bound(session)
     if event.type != "pageview":
         return
     session.pageviews += 1
@@ -185,6 +191,14 @@ def _merge(into: SessionState, other: SessionState) -> None:
     into.order_ids.extend(other.order_ids)
     into.customer_id = into.customer_id or other.customer_id
     into.closed = False
+    _bound(into)
+
+
+def _bound(session: SessionState) -> None:
+    if len(session.event_keys) > MAX_EVENT_KEYS * EVENT_KEY_BYTES:
+        session.event_keys = session.event_keys[-(MAX_EVENT_KEYS * 3 // 4) * EVENT_KEY_BYTES :]
+    if len(session.order_ids) > MAX_ORDER_IDS:
+        del session.order_ids[: -(MAX_ORDER_IDS * 3 // 4)]
 
 
 def _record(state: VisitorState, session: SessionState, *, deleted: bool = False, sid: str = "") -> Session:

@@ -308,3 +308,18 @@ def test_a_redelivered_identify_gives_no_second_link() -> None:
     first = apply(state, [(0, identify)], REF, 0)
     again = apply(state, [(0, identify), (1, identify)], REF, 0)  # the batch again, and a retry at a new offset
     assert (first.links, again.links, again.duplicates) == ([link("A", 10)], [], 2)
+
+
+def test_a_day_long_session_of_a_script_keeps_a_bounded_row_and_still_knows_a_recent_retry() -> None:
+    # One visitor id sending an event a second: the row is decoded and encoded at each of its batches.
+    state, n = VisitorState(site_id="s", visitor_id="v"), 50_000
+    events = [ev(f"e{i}", i / 60, "purchase", order_id=f"o{i}", revenue=1.0) for i in range(n)]
+    numbered = list(enumerate(events))
+    for start in range(0, n, 1_000):
+        apply(state, numbered[start : start + 1_000], REF, wall_ms=0)
+    (session,) = state.sessions
+    assert session.events == n and session.revenue == n  # every event and order counts
+    assert len(msgspec.json.encode(state)) < 200 * 1024
+    retried = apply(state, [(n, ev(f"e{n - 10}", (n - 10) / 60, "purchase", order_id=f"o{n - 10}", revenue=1.0))],
+                    REF, wall_ms=0)  # fmt: skip
+    assert retried.duplicates == 1 and not retried.applied

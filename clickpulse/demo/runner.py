@@ -16,6 +16,11 @@ from clickpulse.sites import SiteRegistry
 
 DEMO_SITE_FILE = "demo_site.json"
 TRICKLE_SHOPPERS = 10
+# Visits play 20 times faster than life (the simulator's time_scale), so the demo site's sessions end after 5 quiet
+# minutes rather than 30, and a cart left behind counts as abandoned 5 minutes later: within about a quarter of an
+# hour the dashboard shows closed sessions and abandoned carts, not only high intent.
+DEMO_SESSION_GAP_S = 5 * 60
+DEMO_INTENT = {"abandon_after_ms": 5 * 60 * 1000}
 
 
 async def _demo_site(settings: Settings, shop_origin: str) -> dict[str, str]:
@@ -28,7 +33,8 @@ async def _demo_site(settings: Settings, shop_origin: str) -> dict[str, str]:
             saved = json.loads(path.read_text())
             if await registry.get(saved["site_id"]):
                 return saved
-        created = await registry.create("Demo shop", [shop_origin])
+        created = await registry.create("Demo shop", [shop_origin], session_gap_s=DEMO_SESSION_GAP_S)
+        await registry.tune_intent(created.site_id, DEMO_INTENT)
         # Every simulated shopper comes from this one machine's address: no per-IP limit on the demo site.
         await registry.set_rules(created.site_id, {"ip_rate_limit_per_s": -1})
         saved = {"site_id": created.site_id, "write_key": created.write_key, "read_key": created.read_key}

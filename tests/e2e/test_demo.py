@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from pathlib import Path
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 
+from clickpulse.sites import Site, SiteRegistry
 from tests.running_stack import TEST_PORT_BASE, RunningStack, wait_until
 
 
@@ -45,5 +48,16 @@ def test_up_with_demo_serves_the_shop_and_its_traffic_reaches_the_dashboard(
         # (through the CDN header ingest trusts by default): the dashboard's product and country panels fill.
         assert wait_until(lambda: sum(int(row["purchases"]) for row in breakdown("product")) > 0, timeout_s=60)  # type: ignore[call-overload]
         assert {row["value"] for row in breakdown("country")} & {"DE", "FR", "GB"}
+
+        # Its sessions end and its carts count as abandoned after 5 minutes, as its visits play 20 times faster.
+        async def demo_site() -> Site | None:
+            redis = aioredis.Redis.from_url(running.settings.redis_url)
+            try:
+                return await SiteRegistry(redis).get(site["site_id"])
+            finally:
+                await redis.aclose()
+
+        tuned = asyncio.run(demo_site())
+        assert tuned and tuned.session_gap_s == 300 and tuned.intent == {"abandon_after_ms": 300_000}
     finally:
         running.stop()

@@ -154,7 +154,6 @@ def _absorb(session: SessionState, event: EnrichedEvent, key: bytes, repeated_or
         session.revenue_by_currency[currency] = session.revenue_by_currency.get(currency, 0.0) + event.revenue
         if event.order_id:
             session.order_ids.append(event.order_id)
-    _bound(session)
     if event.type != "pageview":
         return
     session.pageviews += 1
@@ -191,10 +190,10 @@ def _merge(into: SessionState, other: SessionState) -> None:
     into.order_ids.extend(other.order_ids)
     into.customer_id = into.customer_id or other.customer_id
     into.closed = False
-    _bound(into)
 
 
 def _bound(session: SessionState) -> None:
+    """Once per batch, not per event: within a batch a session grows by at most the batch's events."""
     if len(session.event_keys) > MAX_EVENT_KEYS * EVENT_KEY_BYTES:
         session.event_keys = session.event_keys[-(MAX_EVENT_KEYS * 3 // 4) * EVENT_KEY_BYTES :]
     if len(session.order_ids) > MAX_ORDER_IDS:
@@ -330,7 +329,8 @@ def apply(state: VisitorState, events: list[tuple[int, EnrichedEvent]], w: Windo
     for gone in retracted:
         state.version += 1
         _retract(state, gone, result.emitted)
-    for session in touched:
+    for session in touched:  # a merged session's target is touched too
+        _bound(session)
         _emit(state, session, result.emitted)
     _forget_unreachable(state, w)
     return result
